@@ -1,0 +1,105 @@
+"""awd_jax: Adaptive Wavelet Distillation in JAX."""
+
+from awd_jax.filters import highpass, init_filter, lowpass, to_pywt
+from awd_jax.modes import MODES
+from awd_jax.transform import (
+    IMPLS,
+    dwt,
+    dwt2,
+    dwt_coeff_len,
+    dwt_max_level,
+    idwt,
+    idwt2,
+    wavedec,
+    wavedec2,
+    waverec,
+    waverec2,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODES",
+    "IMPLS",
+    "lowpass",
+    "highpass",
+    "init_filter",
+    "to_pywt",
+    "dwt",
+    "idwt",
+    "wavedec",
+    "waverec",
+    "dwt2",
+    "idwt2",
+    "wavedec2",
+    "waverec2",
+    "dwt_coeff_len",
+    "dwt_max_level",
+]
+
+# analysis: wavelet functions, metrics, features, result files (plotting: awd_jax.plotting)
+from awd_jax.wavefun import wavefun, wavelet_distance  # noqa: E402
+from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap  # noqa: E402
+from awd_jax.features import (  # noqa: E402
+    Kernels,
+    TemplateRegressor,
+    WaveletFeatures,
+    filter_maps,
+    kernels_3x3,
+    laplace_kernel,
+    peak_counts,
+    peak_mask,
+    roberts_cross,
+    top_k_per_scale,
+)
+from awd_jax.io import load_result, save_result  # noqa: E402
+
+__all__ += [
+    "wavefun",
+    "wavelet_distance",
+    "compression_factor",
+    "compression_factor_for",
+    "r2",
+    "rmse",
+    "rmse_bootstrap",
+    "top_k_per_scale",
+    "Kernels",
+    "kernels_3x3",
+    "laplace_kernel",
+    "roberts_cross",
+    "filter_maps",
+    "peak_mask",
+    "peak_counts",
+    "TemplateRegressor",
+    "WaveletFeatures",
+    "save_result",
+    "load_result",
+]
+
+# objective, training and sweeps
+from awd_jax.attributions import METHODS, attributions  # noqa: E402
+from awd_jax.fit import FitResult, fit  # noqa: E402
+from awd_jax.objective import LossTerms, Weights, awd_loss  # noqa: E402
+from awd_jax.penalties import Penalties, penalties  # noqa: E402
+from awd_jax.sweep import SweepResult, sweep  # noqa: E402
+from awd_jax.teachers import CNN1D, MLP, LSTMRegressor, ResNet2D, r2_score, train_teacher  # noqa: E402
+
+__all__ += [
+    "METHODS",
+    "attributions",
+    "Penalties",
+    "penalties",
+    "Weights",
+    "LossTerms",
+    "awd_loss",
+    "FitResult",
+    "fit",
+    "SweepResult",
+    "sweep",
+    "MLP",
+    "LSTMRegressor",
+    "CNN1D",
+    "ResNet2D",
+    "train_teacher",
+    "r2_score",
+]

@@ -1,0 +1,199 @@
+"""TRIM attributions of a teacher in wavelet-coefficient space (SPEC §4).
+
+The teacher ``f`` is reparameterised on the coefficients ``c = wavedec(x, h)`` with a
+residual, ``f'(c) = f(waverec(c, h) + stop_gradient(x − waverec(c, h)))``: the teacher
+sees ``x`` itself (numerically), while gradients flow through ``waverec`` to ``c`` and ``h``.
+The attribution of each coefficient is the gradient of the ``target`` output (summed over
+the batch: samples do not interact) with respect to it.
+
+Methods (``method``, static):
+
+* ``"saliency"``: ``a = ∂f'/∂c``.
+* ``"input_x_gradient"``: ``a = c ⊙ ∂f'/∂c``.
+* ``"integrated_gradients"``: zero baseline in coefficient space, ``steps`` points
+  ``α_k = (k + ½)/steps`` (midpoint rule), ``a = c ⊙ mean_k ∂f'/∂c |_{α_k c}``; all
+  points are evaluated as one batch of ``steps · B`` samples. Because of the residual the
+  teacher sees ``x`` at every point, so its *value* equals input×gradient; its
+  derivative with respect to ``h`` differs (each point's reconstruction scales with ``α_k``).
+
+Everything is jittable and differentiable (twice) in ``h``; ``level``, ``mode``,
+``method``, ``target``, ``dims`` and ``steps`` are static.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from awd_jax.filters import lowpass
+from awd_jax.transform import wavedec, wavedec2, waverec, waverec2
+
+__all__ = ["DEFAULT_IMPL", "METHODS", "attributions", "check_teacher"]
+
+#: transform implementation used by the objective: the lax-convolution filter bank compiles
+#: an order of magnitude faster than "fused" under grad-of-grad, and runs faster too.
+DEFAULT_IMPL = "conv"
+
+METHODS = ("saliency", "input_x_gradient", "integrated_gradients")
+
+TeacherFn = Callable[[jax.Array], jax.Array]
+
+
+def check_method(method: str) -> str:
+    """Validate an attribution method name."""
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}.")
+    return method
+
+
+def check_dims(dims: int) -> int:
+    """Validate ``dims`` (1 for signals, 2 for images)."""
+    if dims not in (1, 2) or isinstance(dims, bool):
+        raise ValueError(f"dims: expected 1 (signals) or 2 (images), got {dims!r}.")
+    return int(dims)
+
+
+def _check_output(out_shape: Sequence[int], batch: int, target: int) -> None:
+    out_shape = tuple(out_shape)
+    if len(out_shape) == 1 and out_shape[0] == batch:
+        k = 1
+    elif len(out_shape) == 2 and out_shape[0] == batch:
+        k = out_shape[1]
+    else:
+        raise ValueError(
+            f"teacher_fn: expected an output of shape ({batch},) or ({batch}, K) for a batch of "
+            f"{batch} samples, received shape {out_shape}."
+        )
+    if not isinstance(target, int) or isinstance(target, bool):
+        raise TypeError(f"target: expected an int, got {type(target).__name__}.")
+    if not 0 <= target < k:
+        raise ValueError(f"target: expected 0 <= target < {k} (the teacher has {k} output(s)), got {target}.")
+
+
+def check_teacher(teacher_fn: TeacherFn, x_shape: Sequence[int], dtype: Any, target: int) -> None:
+    """Check (without computing anything) that ``teacher_fn`` maps ``(B, ...)`` to ``(B,)``/``(B, K)``
+    and that ``target`` picks one of its outputs.
+
+    Raises:
+      TypeError: ``teacher_fn`` not callable, ``target`` not an int.
+      ValueError: wrong output shape (naming ``teacher_fn``), ``target`` out of range.
+    """
+    if not callable(teacher_fn):
+        raise TypeError(f"teacher_fn: expected a callable x -> (B,) or (B, K), got {type(teacher_fn).__name__}.")
+    out = jax.eval_shape(teacher_fn, jax.ShapeDtypeStruct(tuple(x_shape), dtype))
+    if not hasattr(out, "shape"):
+        raise ValueError(f"teacher_fn: expected an array output of shape (B,) or (B, K), received {type(out).__name__}.")
+    _check_output(out.shape, x_shape[0], target)
+
+
+def _select(out: jax.Array, batch: int, target: int) -> jax.Array:
+    _check_output(out.shape, batch, target)
+    return out if out.ndim == 1 else out[:, target]
+
+
+def _reconstruct(coeffs: list, h: jax.Array, mode: str, dims: int, shape: tuple, impl: str) -> jax.Array:
+    if dims == 1:
+        return waverec(coeffs, h, mode, -1, length=shape[-1], impl=impl)
+    return waverec2(coeffs, h, mode, (-2, -1), shape=shape[-2:], impl=impl)
+
+
+def _gradient(
+    teacher_fn: TeacherFn, x: jax.Array, coeffs: list, h: jax.Array, mode: str, dims: int, target: int, impl: str
+) -> list:
+    """``∂ Σ_b f'(c)_b[target] / ∂c`` with the TRIM residual; same structure as ``coeffs``."""
+    batch = x.shape[0]
+
+    def scalar(c):
+        rec = _reconstruct(c, h, mode, dims, x.shape, impl)
+        z = rec + jax.lax.stop_gradient(x - rec)
+        return jnp.sum(_select(teacher_fn(z), batch, target))
+
+    return jax.grad(scalar)(coeffs)
+
+
+def attributions_from_coeffs(
+    teacher_fn: TeacherFn,
+    x: jax.Array,
+    coeffs: list,
+    h: jax.Array,
+    *,
+    mode: str = "zero",
+    method: str = "saliency",
+    target: int = 0,
+    dims: int = 1,
+    steps: int = 32,
+    impl: str = DEFAULT_IMPL,
+) -> list:
+    """Attributions given precomputed ``coeffs = wavedec(x, h)`` (or ``wavedec2``); see :func:`attributions`."""
+    check_method(method)
+    dims = check_dims(dims)
+    if method == "saliency":
+        return _gradient(teacher_fn, x, coeffs, h, mode, dims, target, impl)
+    if method == "input_x_gradient":
+        grads = _gradient(teacher_fn, x, coeffs, h, mode, dims, target, impl)
+        return jax.tree_util.tree_map(lambda c, g: c * g, coeffs, grads)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps: expected a positive int, got {steps!r}.")
+    alphas = (jnp.arange(steps, dtype=x.dtype) + 0.5) / steps  # (M,)
+    batch = x.shape[0]
+
+    def tile(a):  # (B, ...) -> (M*B, ...)
+        return jnp.broadcast_to(a[None], (steps,) + a.shape).reshape((steps * batch,) + a.shape[1:])
+
+    def scaled(c):  # (B, ...) -> (M*B, ...) with point k holding α_k c
+        s = alphas.reshape((steps,) + (1,) * c.ndim) * c[None]
+        return s.reshape((steps * batch,) + c.shape[1:])
+
+    grads = _gradient(
+        teacher_fn, tile(x), jax.tree_util.tree_map(scaled, coeffs), h, mode, dims, target, impl
+    )
+    mean = jax.tree_util.tree_map(lambda g: g.reshape((steps, batch) + g.shape[1:]).mean(axis=0), grads)
+    return jax.tree_util.tree_map(lambda c, g: c * g, coeffs, mean)
+
+
+def attributions(
+    teacher_fn: TeacherFn,
+    x: Any,
+    h: Any,
+    *,
+    level: int,
+    mode: str = "zero",
+    method: str = "saliency",
+    target: int = 0,
+    dims: int = 1,
+    steps: int = 32,
+    impl: str = DEFAULT_IMPL,
+) -> list:
+    """TRIM attributions of ``teacher_fn`` on the wavelet coefficients of ``x``.
+
+    Args:
+      teacher_fn: ``x (B, ...) -> (B,)`` or ``(B, K)``.
+      x: ``(B, ..., L)`` (``dims=1``) or ``(B, ..., H, W)`` (``dims=2``).
+      h: ``(N,)`` lowpass filter (or anything :func:`awd_jax.lowpass` accepts).
+      level: J (static). mode: pywt extension mode (static).
+      method: ``"saliency"``, ``"input_x_gradient"`` or ``"integrated_gradients"``.
+      target: output column used when the teacher returns ``(B, K)``.
+      dims: 1 or 2. steps: integrated-gradients points.
+      impl: transform implementation (see :mod:`awd_jax.transform`); default ``"conv"``,
+        which compiles ~10x faster than ``"fused"`` once differentiated twice.
+
+    Returns:
+      arrays with the structure and shapes of ``wavedec(x, h, level, mode)``
+      (``[cA_J, cD_J, ..., cD_1]``) or ``wavedec2`` (``[cA_J, (cH_J, cV_J, cD_J), ...]``).
+
+    Raises:
+      ValueError: unknown ``method``/``dims``; teacher output not ``(B,)``/``(B, K)``;
+        ``target`` out of range.
+    """
+    check_method(method)
+    dims = check_dims(dims)
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.zeros(()).dtype)
+    h = jnp.asarray(lowpass(h), x.dtype)
+    coeffs = wavedec(x, h, level, mode, impl=impl) if dims == 1 else wavedec2(x, h, level, mode, impl=impl)
+    return attributions_from_coeffs(
+        teacher_fn, x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
+    )

@@ -1,0 +1,5 @@
+"""Data sets: the paper's synthetic simulation data (loaders for case studies go here)."""
+
+from awd_jax.data.simulation import detail_lengths, simulate, simulation_target
+
+__all__ = ["simulate", "simulation_target", "detail_lengths"]

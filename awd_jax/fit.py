@@ -1,0 +1,347 @@
+"""Training a filter with the AWD objective: ``fit`` and its pure core ``_train``.
+
+Layout (shared with :mod:`awd_jax.sweep`, which vmaps/scans the same functions):
+
+* :func:`_step` — one optimiser step on one minibatch (the only compiled step body).
+* :func:`_epoch` — one epoch: a ``jax.random.permutation`` of the samples (key
+  ``fold_in(PRNGKey(seed), epoch)``) cut into ``ceil(n / batch_size)`` batches and one
+  ``lax.scan`` of :func:`_step` over them. When ``batch_size`` does not divide ``n`` the
+  last batch holds the remaining ``n % batch_size`` samples, padded to full size with
+  copies of other samples whose mask is 0: masked samples contribute nothing and the
+  batch's B is its true size, so this is exactly the smaller batch (nothing dropped), and
+  every batch runs the same compiled step. The epoch's terms are the plain mean over its
+  batches of each batch's terms, computed before that batch's update (SPEC §5).
+* :func:`_train` — ``epochs`` epochs as one ``lax.scan`` (used by ``sweep``); ``fit`` runs
+  the same :func:`_epoch` from a Python loop so it can show progress, call ``callback``
+  and stop early.
+
+Divergence guard: a step whose loss, terms or updated filter is non-finite is not
+applied; from then on the state is frozen (``ok = False``), so the state always holds
+the last finite filter. ``fit`` stops after that epoch, warns, and reports
+``diverged=True``; the history includes the diverging epoch (its mean is non-finite).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from awd_jax.attributions import DEFAULT_IMPL, check_dims, check_method, check_teacher
+from awd_jax.filters import lowpass
+from awd_jax.objective import LossTerms, Weights, as_weights, awd_loss
+
+__all__ = ["FitResult", "TrainState", "fit", "TERM_NAMES"]
+
+TERM_NAMES = LossTerms._fields + ("total",)
+
+
+class TrainConfig(NamedTuple):
+    """Static settings of a training run (closed over by the compiled functions)."""
+
+    teacher_fn: Optional[Callable]  # None: no interpretation term
+    level: int
+    mode: str
+    weights: Weights
+    method: str
+    target: int
+    dims: int
+    steps: int
+    optimizer: optax.GradientTransformation
+    batch_size: int
+    epochs: int
+    shuffle: bool
+    impl: str
+
+
+class TrainState(NamedTuple):
+    """Carried state: filter ``(N,)``, optimiser state, and ``ok`` (False once diverged)."""
+
+    h: jax.Array
+    opt_state: Any
+    ok: jax.Array
+
+
+def _init_state(h0: jax.Array, cfg: TrainConfig) -> TrainState:
+    return TrainState(h0, cfg.optimizer.init(h0), jnp.asarray(True))
+
+
+def _loss(h, x, mask, lam, gam, cfg: TrainConfig):
+    return awd_loss(
+        h, x, cfg.teacher_fn, level=cfg.level, mode=cfg.mode, sparsity=lam, interpretation=gam,
+        weights=cfg.weights, method=cfg.method, target=cfg.target, dims=cfg.dims, steps=cfg.steps, impl=cfg.impl, mask=mask,
+    )
+
+
+def _step(state: TrainState, x: jax.Array, mask: Optional[jax.Array], lam, gam, cfg: TrainConfig):
+    """One guarded optimiser step on ``x`` ``(B, ...)`` with sample mask ``(B,)`` (or None).
+
+    Returns the new state and the pre-step terms ``(9,)`` (LossTerms fields, then total).
+    """
+    (total, terms), grad = jax.value_and_grad(_loss, has_aux=True)(state.h, x, mask, lam, gam, cfg)
+    updates, opt_state = cfg.optimizer.update(grad, state.opt_state, state.h)
+    h = optax.apply_updates(state.h, updates)
+    values = jnp.stack(list(terms) + [total])
+    good = state.ok & jnp.all(jnp.isfinite(values)) & jnp.all(jnp.isfinite(h))
+    keep = lambda new, old: jnp.where(good, new, old)  # noqa: E731
+    new_state = TrainState(keep(h, state.h), jax.tree_util.tree_map(keep, opt_state, state.opt_state), good)
+    return new_state, values
+
+
+def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, cfg: TrainConfig):
+    """One epoch over ``data`` ``(n, ...)``; returns the state and the mean terms ``(9,)``."""
+    n = data.shape[0]
+    bs = cfg.batch_size
+    if cfg.shuffle:
+        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+    else:
+        perm = jnp.arange(n)
+    n_batches = -(-n // bs)
+    pad = n_batches * bs - n
+    if pad:
+        idx = jnp.concatenate([perm, perm[:pad]]).reshape(n_batches, bs)
+        masks = jnp.concatenate([jnp.ones((n,), data.dtype), jnp.zeros((pad,), data.dtype)]).reshape(n_batches, bs)
+        body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, cfg)  # noqa: E731
+        state, values = jax.lax.scan(body, state, (idx, masks))
+    else:
+        body = lambda s, i: _step(s, jnp.take(data, i, axis=0), None, lam, gam, cfg)  # noqa: E731
+        state, values = jax.lax.scan(body, state, perm.reshape(n_batches, bs))
+    return state, jnp.mean(values, axis=0)
+
+
+def _train(h0: jax.Array, data: jax.Array, key: jax.Array, lam, gam, cfg: TrainConfig):
+    """``cfg.epochs`` epochs as one scan, from a fresh optimiser state.
+
+    Returns ``(state, values (epochs, 9), ok (epochs,))``, where ``ok[e]`` says the run had
+    not diverged by the end of epoch ``e``. Pure; vmappable over ``h0``, ``lam``, ``gam``.
+    """
+    def body(state, epoch):
+        state, values = _epoch(state, data, key, epoch, lam, gam, cfg)
+        return state, (values, state.ok)
+
+    state, (values, ok) = jax.lax.scan(body, _init_state(h0, cfg), jnp.arange(cfg.epochs))
+    return state, values, ok
+
+
+def epochs_run_from_ok(ok: np.ndarray) -> int:
+    """Epochs actually run by ``fit`` given the per-epoch ``ok`` flags (the diverging one included)."""
+    ok = np.asarray(ok, bool)
+    n_ok = int(ok.sum())
+    return n_ok if n_ok == ok.shape[0] else n_ok + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes:
+      h: final filter ``(N,)`` (the last finite one when the run diverged).
+      history: term name (``LossTerms`` fields and ``"total"``) → ``(epochs_run,)`` per-epoch means.
+      config: every setting, JSON-serialisable.
+      diverged: whether a non-finite loss or filter stopped the run.
+      epochs_run: epochs executed (including a diverging one, excluding none).
+    """
+
+    h: np.ndarray
+    history: dict
+    config: dict
+    diverged: bool = False
+    epochs_run: int = 0
+
+    def to_pywt(self, name: str = "awd"):
+        """The learned filter as a ``pywt.Wavelet``."""
+        from awd_jax.filters import to_pywt
+
+        return to_pywt(self.h, name)
+
+    def save(self, path: str) -> None:
+        """Save with ``awd_jax.io.save_result``."""
+        from awd_jax.io import save_result
+
+        return save_result(self, path)
+
+
+def check_data(data: Any, dims: int) -> jax.Array:
+    """Validate training data ``(n, ..., L)`` (dims=1) / ``(n, ..., H, W)`` (dims=2): real, finite."""
+    if not hasattr(data, "shape"):
+        data = np.asarray(data)
+    if not (jnp.issubdtype(data.dtype, jnp.floating) or jnp.issubdtype(data.dtype, jnp.integer)):
+        raise TypeError(f"data: expected a real numeric array, got dtype {data.dtype}.")
+    need = dims + 1
+    if data.ndim < need:
+        layout = "(n, ..., L)" if dims == 1 else "(n, ..., H, W)"
+        raise ValueError(
+            f"data: expected at least {need} dimensions {layout} for dims={dims}, got shape {tuple(data.shape)}."
+        )
+    if data.shape[0] < 1:
+        raise ValueError("data: expected at least one sample, got n = 0.")
+    data = jnp.asarray(data)
+    if not jnp.issubdtype(data.dtype, jnp.floating):
+        data = data.astype(jnp.zeros(()).dtype)
+    if not bool(jnp.all(jnp.isfinite(data))):
+        bad = int(jnp.sum(~jnp.isfinite(data)))
+        raise ValueError(f"data: expected finite values, found {bad} NaN/inf entries.")
+    return data
+
+
+def _describe(obj: Any) -> Optional[str]:
+    if obj is None:
+        return None
+    return getattr(obj, "__qualname__", None) or type(obj).__name__
+
+
+def make_config(
+    teacher_fn, data, *, level, mode, interpretation_on, weights, method, target, dims, steps, optimizer,
+    learning_rate, batch_size, epochs, shuffle, impl=DEFAULT_IMPL,
+) -> TrainConfig:
+    """Validate the settings shared by ``fit`` and ``sweep`` and build the static :class:`TrainConfig`."""
+    check_method(method)
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}.")
+    n = data.shape[0]
+    if batch_size is None:
+        bs = n
+    elif not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int or None (full batch), got {batch_size!r}.")
+    else:
+        bs = min(int(batch_size), n)
+    if teacher_fn is not None:
+        check_teacher(teacher_fn, (bs,) + tuple(data.shape[1:]), data.dtype, target)
+    if optimizer is None:
+        optimizer = optax.adam(learning_rate)
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}.")
+    return TrainConfig(
+        teacher_fn if interpretation_on else None, int(level), mode, as_weights(weights), method, int(target),
+        int(dims), int(steps), optimizer, bs, int(epochs), bool(shuffle), impl,
+    )
+
+
+def config_dict(cfg: TrainConfig, *, teacher_fn, h0, data, sparsity, interpretation, optimizer, learning_rate, seed) -> dict:
+    """JSON-serialisable description of a run."""
+    return {
+        "level": cfg.level, "mode": cfg.mode, "sparsity": float(sparsity), "interpretation": float(interpretation),
+        "weights": dict(cfg.weights._asdict()), "method": cfg.method, "target": cfg.target, "dims": cfg.dims,
+        "steps": cfg.steps, "optimizer": "adam" if optimizer is None else _describe(optimizer),
+        "learning_rate": float(learning_rate), "batch_size": cfg.batch_size, "epochs": cfg.epochs,
+        "seed": int(seed), "shuffle": cfg.shuffle, "impl": cfg.impl, "teacher": _describe(teacher_fn),
+        "h0": [float(v) for v in np.asarray(h0, np.float64)], "n_samples": int(data.shape[0]),
+        "data_shape": [int(s) for s in data.shape], "dtype": str(data.dtype),
+    }
+
+
+def prepare_h0(h0: Any, dtype: Any) -> jax.Array:
+    """``h0`` (name, ``pywt.Wavelet`` or array) → ``(N,)`` array in the data dtype."""
+    return jnp.asarray(lowpass(h0)).astype(dtype)
+
+
+def fit(
+    h0: Any,
+    teacher_fn: Optional[Callable[[jax.Array], jax.Array]],
+    data: Any,
+    *,
+    level: int = 4,
+    mode: str = "zero",
+    sparsity: float = 0.0,
+    interpretation: float = 0.0,
+    weights: Union[None, Weights, Mapping[str, float]] = None,
+    method: str = "saliency",
+    target: int = 0,
+    dims: int = 1,
+    steps: int = 32,
+    optimizer: Optional[optax.GradientTransformation] = None,
+    learning_rate: float = 1e-3,
+    batch_size: Optional[int] = 100,
+    epochs: int = 50,
+    seed: int = 0,
+    shuffle: bool = True,
+    progress: bool = True,
+    callback: Optional[Callable[[int, np.ndarray, dict], Optional[bool]]] = None,
+    impl: str = DEFAULT_IMPL,
+) -> FitResult:
+    """Learn a wavelet filter by minimising :func:`awd_jax.awd_loss` over ``data``.
+
+    Args:
+      h0: initial filter (name, ``pywt.Wavelet`` or ``(N,)`` array).
+      teacher_fn: ``x (B, ...) -> (B,)``/``(B, K)``, or ``None`` (no interpretation term).
+      data: ``(n, ..., L)`` (``dims=1``) or ``(n, ..., H, W)`` (``dims=2``); finite.
+      level, mode, sparsity (λ), interpretation (γ), weights, method, target, dims, steps:
+        as :func:`awd_jax.awd_loss`. With ``interpretation == 0`` the attributions are
+        not computed (the history records 0 for that term).
+      optimizer: any optax transformation (default ``optax.adam(learning_rate)``);
+        a fresh state per call.
+      batch_size: minibatch size (``None`` = full batch; capped at ``n``). When it does
+        not divide ``n``, each epoch ends with one smaller batch of the remaining samples
+        (run exactly, as a masked full-size batch; see the module docstring).
+      epochs, seed, shuffle: epoch ``e`` shuffles with ``fold_in(PRNGKey(seed), e)``.
+      progress: tqdm bar over epochs showing the epoch loss.
+      callback: ``callback(epoch, h, epoch_terms)`` after each epoch (``h`` a NumPy
+        ``(N,)``, ``epoch_terms`` a dict of floats); returning ``True`` stops training.
+
+    Returns:
+      :class:`FitResult`.
+
+    Raises:
+      ValueError/TypeError: bad ``data`` (dims, NaN), teacher output shape, ``target``,
+        ``method``, ``batch_size``, ``epochs``, ``optimizer``.
+    """
+    dims = check_dims(dims)
+    data = check_data(data, dims)
+    h0 = prepare_h0(h0, data.dtype)
+    interp_on = teacher_fn is not None and float(interpretation) != 0.0
+    cfg = make_config(
+        teacher_fn, data, level=level, mode=mode, interpretation_on=interp_on, weights=weights, method=method,
+        target=target, dims=dims, steps=steps, optimizer=optimizer, learning_rate=learning_rate,
+        batch_size=batch_size, epochs=epochs, shuffle=shuffle, impl=impl,
+    )
+    config = config_dict(
+        cfg, teacher_fn=teacher_fn, h0=h0, data=data, sparsity=sparsity, interpretation=interpretation,
+        optimizer=optimizer, learning_rate=learning_rate, seed=seed,
+    )
+    epoch_fn = jax.jit(functools.partial(_epoch, cfg=cfg))
+    key = jax.random.PRNGKey(seed)
+    lam = jnp.asarray(sparsity, data.dtype)
+    gam = jnp.asarray(interpretation, data.dtype)
+    state = _init_state(h0, cfg)
+    rows: list[np.ndarray] = []
+    diverged = False
+    bar = None
+    epochs_iter = range(cfg.epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(epochs_iter, desc="awd fit", leave=False)
+        epochs_iter = bar
+    try:
+        for epoch in epochs_iter:
+            state, values = epoch_fn(state, data, key, epoch, lam, gam)
+            values = np.asarray(values)
+            rows.append(values)
+            if bar is not None:
+                bar.set_postfix(loss=f"{values[-1]:.4g}")
+            if not bool(state.ok):
+                diverged = True
+                warnings.warn(
+                    f"fit: the loss or filter became non-finite during epoch {epoch} "
+                    f"(epoch loss {values[-1]}); training stopped and the last finite filter is "
+                    f"returned (try a smaller learning_rate).",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                break
+            if callback is not None:
+                terms = {k: float(v) for k, v in zip(TERM_NAMES, values)}
+                if callback(epoch, np.asarray(state.h), terms) is True:
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+    table = np.stack(rows) if rows else np.zeros((0, len(TERM_NAMES)))
+    history = {k: table[:, i] for i, k in enumerate(TERM_NAMES)}
+    return FitResult(np.asarray(state.h), history, config, diverged, len(rows))

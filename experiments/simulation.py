@@ -1,0 +1,386 @@
+"""Simulation study of the AWD paper (SPEC §7, paper Fig. 3): recover db5 from a teacher.
+
+Data: ``x ~ N(0, I_64)``, ``y = 2·(cD3[7] + cD3[8] + cD3[9]) + 0.1·ε`` with cD3 the
+third-finest detail of the db5 zero-mode J = 4 transform (:func:`awd_jax.data.simulate`).
+A ReLU MLP 64→32→32→1 is trained on it (Adam, lr 0.01), then AWD distils a wavelet
+from the teacher starting from three filters (db5 + 0.3·N(0, 1) noise, sym5, coif2)
+over a (λ, γ) grid with warm start; for each start the grid cell whose wavelet ψ is
+closest to db5's (:func:`awd_jax.wavefun.wavelet_distance`) is reported.
+
+Run::
+
+    python experiments/simulation.py            # = --quick, about a minute on 2 CPU cores
+    python experiments/simulation.py --full     # the paper's setting (n = 50 000, 50 epochs, 5×21 grid)
+
+Writes ``<out>/simulation.json`` and ``<out>/simulation.png`` (default ``out = results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+if __package__ in (None, ""):  # allow `python experiments/simulation.py` from anywhere
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from awd_jax.data import simulate  # noqa: E402
+from awd_jax.filters import init_filter  # noqa: E402
+from awd_jax.wavefun import wavefun, wavelet_distance  # noqa: E402
+
+TARGET = "db5"
+
+# SPEC §5: the simulation grid
+FULL_SPARSITY: Tuple[float, ...] = (1e-5, 2e-5, 3e-5, 6e-5, 1e-4)
+FULL_INTERPRETATION: Tuple[float, ...] = (0.0,) + tuple(float(v) for v in np.geomspace(1e-5, 50, 20))
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Every setting of one simulation run (the JSON records all of them).
+
+    ``inits`` are pywt names, optionally suffixed ``+noise`` for
+    ``name + init_noise·N(0, 1)`` drawn with ``jax.random.PRNGKey(init_seed)``.
+    The test set uses ``data_seed + 1``.
+    """
+
+    preset: str = "quick"
+    n_train: int = 2000
+    n_test: int = 1000
+    length: int = 64
+    noise: float = 0.1
+    data_seed: int = 0
+    teacher_hidden: Tuple[int, ...] = (32, 32)
+    teacher_epochs: int = 20
+    teacher_batch_size: int = 100
+    teacher_learning_rate: float = 0.01
+    teacher_seed: int = 0
+    inits: Tuple[str, ...] = ("db5+noise", "sym5", "coif2")
+    init_noise: float = 0.3
+    init_seed: int = 0
+    level: int = 4
+    mode: str = "zero"
+    sparsity: Tuple[float, ...] = (1e-5,)
+    interpretation: Tuple[float, ...] = (0.0, 1e-2, 1e-1, 1.0)
+    epochs: int = 10
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    seed: int = 0
+    distance_level: int = 5
+
+
+PRESETS: Dict[str, SimulationConfig] = {
+    "quick": SimulationConfig(),
+    "full": SimulationConfig(
+        preset="full",
+        n_train=50_000,
+        n_test=5_000,
+        teacher_epochs=20,
+        sparsity=FULL_SPARSITY,
+        interpretation=FULL_INTERPRETATION,
+        epochs=50,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------
+# pieces
+# ---------------------------------------------------------------------------
+
+
+def initial_filter(spec: str, *, noise: float, seed: int) -> jax.Array:
+    """The starting filter ``h0`` for an ``inits`` entry such as ``"sym5"`` or ``"db5+noise"``."""
+    name, plus, suffix = spec.partition("+")
+    if plus and suffix != "noise":
+        raise ValueError(f"inits: expected 'name' or 'name+noise', got {spec!r}.")
+    if plus:
+        return init_filter(name, key=jax.random.PRNGKey(seed), noise=noise)
+    return init_filter(name)
+
+
+def aligned_psi(h: Any, reference: Any = TARGET, level: int = 5) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ψ of ``h`` shifted/flipped onto ψ of ``reference`` as in :func:`wavelet_distance`.
+
+    Both ψ come from :func:`wavefun` (reference convention) and are zero-padded at the
+    end to a common length ``n``; among all circular shifts of ψ_h and of ψ_h[::-1]
+    the one nearest (L2) to ψ_ref is returned.
+
+    Returns:
+      ``(psi_h_aligned, psi_ref, x)``, each of shape ``(n,)``, ``x = arange(n) / 2**level``.
+    """
+    _, psi_a, _ = wavefun(h, level)
+    _, psi_b, _ = wavefun(reference, level)
+    psi_a = np.asarray(psi_a, dtype=np.float64)
+    psi_b = np.asarray(psi_b, dtype=np.float64)
+    n = max(psi_a.size, psi_b.size)
+    psi_a = np.pad(psi_a, (0, n - psi_a.size))
+    psi_b = np.pad(psi_b, (0, n - psi_b.size))
+    best, best_d = psi_a, math.inf
+    for cand in (psi_a, psi_a[::-1]):
+        for s in range(n):
+            rolled = np.roll(cand, s)
+            d = float(np.linalg.norm(rolled - psi_b))
+            if d < best_d:
+                best, best_d = rolled, d
+    return best, psi_b, np.arange(n) / 2.0**level
+
+
+def distance_grid(h_grid: Any, reference: Any = TARGET, level: int = 5) -> np.ndarray:
+    """``wavelet_distance(h, reference)`` for every filter of an ``(..., N)`` stack."""
+    h_grid = np.asarray(h_grid)
+    flat = h_grid.reshape(-1, h_grid.shape[-1])
+    dist = jax.vmap(lambda h: wavelet_distance(h, reference, level))(jnp.asarray(flat))
+    return np.asarray(dist, dtype=np.float64).reshape(h_grid.shape[:-1])
+
+
+def select_cell(distances: np.ndarray) -> Tuple[int, int]:
+    """Index ``(i, j)`` of the smallest finite distance (first in row-major order on ties)."""
+    d = np.where(np.isfinite(distances), distances, np.inf)
+    if not np.isfinite(d).any():
+        raise ValueError("distances: every grid cell diverged (no finite distance).")
+    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+    return int(i), int(j)
+
+
+def train_simulation_teacher(config: SimulationConfig, x: np.ndarray, y: np.ndarray):
+    """Train the MLP teacher; returns ``teacher_fn(x) -> (B, 1)``."""
+    from awd_jax.teachers import MLP, train_teacher
+
+    model = MLP(features=tuple(config.teacher_hidden), out=1)
+    _, apply_fn = train_teacher(
+        model,
+        x,
+        y,
+        epochs=config.teacher_epochs,
+        batch_size=config.teacher_batch_size,
+        learning_rate=config.teacher_learning_rate,
+        seed=config.teacher_seed,
+    )
+    return apply_fn
+
+
+# ---------------------------------------------------------------------------
+# the experiment
+# ---------------------------------------------------------------------------
+
+
+def run(config: SimulationConfig, *, progress: bool = False) -> Dict[str, Any]:
+    """Run the whole study; returns the JSON-ready result (no files written).
+
+    Keys: ``preset``, ``config`` (every setting), ``teacher_r2``, ``seconds`` (total
+    wall time), ``teacher_seconds``, and ``runs``: one dict per initial filter with
+    ``init``, ``distance_initial``, ``distance_final`` (the selected cell),
+    ``sparsity``/``interpretation`` (its λ, γ), ``cell`` (its index), ``distance_grid``
+    and ``diverged_grid`` (``n_λ × n_γ``), ``h_initial``, ``h_final`` and ``seconds``.
+    """
+    from awd_jax.sweep import sweep
+    from awd_jax.teachers import r2_score
+
+    for name in ("sparsity", "interpretation"):
+        grid = list(getattr(config, name))
+        if not grid or grid != sorted(grid):
+            raise ValueError(f"{name}: expected a non-empty ascending grid, got {grid}.")
+    t_start = time.perf_counter()
+    sim = dict(length=config.length, noise=config.noise, level=config.level, mode=config.mode)
+    x_train, y_train = simulate(config.n_train, seed=config.data_seed, **sim)
+    x_test, y_test = simulate(config.n_test, seed=config.data_seed + 1, **sim)
+
+    teacher_fn = train_simulation_teacher(config, x_train, y_train)
+    y_pred = np.asarray(teacher_fn(jnp.asarray(x_test))).reshape(-1)
+    teacher_r2 = float(r2_score(y_test, y_pred))
+    teacher_seconds = time.perf_counter() - t_start
+    if progress:
+        print(f"teacher: test R² = {teacher_r2:.4f} ({teacher_seconds:.1f} s)", flush=True)
+
+    runs: List[Dict[str, Any]] = []
+    for spec in config.inits:
+        t0 = time.perf_counter()
+        h0 = initial_filter(spec, noise=config.init_noise, seed=config.init_seed)
+        result = sweep(
+            h0,
+            teacher_fn,
+            x_train,
+            sparsity=list(config.sparsity),
+            interpretation=list(config.interpretation),
+            warm_start=True,
+            level=config.level,
+            mode=config.mode,
+            learning_rate=config.learning_rate,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            seed=config.seed,
+            progress=False,
+        )
+        h_grid = np.asarray(result.h)
+        dists = distance_grid(h_grid, TARGET, config.distance_level)
+        i, j = select_cell(dists)
+        run_info = {
+            "init": spec,
+            "distance_initial": float(wavelet_distance(h0, TARGET, config.distance_level)),
+            "distance_final": float(dists[i, j]),
+            "sparsity": float(result.sparsity[i]),
+            "interpretation": float(result.interpretation[j]),
+            "cell": [i, j],
+            "distance_grid": dists.tolist(),
+            "diverged_grid": np.asarray(result.diverged).tolist(),
+            "h_initial": np.asarray(h0, dtype=np.float64).tolist(),
+            "h_final": h_grid[i, j].astype(np.float64).tolist(),
+            "seconds": time.perf_counter() - t0,
+        }
+        runs.append(run_info)
+        if progress:
+            print(
+                f"{spec}: d = {run_info['distance_initial']:.4f} -> {run_info['distance_final']:.4f} "
+                f"({run_info['seconds']:.1f} s)",
+                flush=True,
+            )
+
+    return {
+        "preset": config.preset,
+        "config": _config_dict(config),
+        "target": TARGET,
+        "teacher_r2": teacher_r2,
+        "teacher_seconds": teacher_seconds,
+        "seconds": time.perf_counter() - t_start,
+        "backend": jax.default_backend(),
+        "runs": runs,
+    }
+
+
+def _config_dict(config: SimulationConfig) -> Dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
+
+
+# ---------------------------------------------------------------------------
+# reporting
+# ---------------------------------------------------------------------------
+
+
+def format_table(result: Dict[str, Any]) -> str:
+    """The printed summary: one row per initial filter, then teacher R² and wall time."""
+    head = f"{'initial filter':<16}{'d(psi_init, db5)':>18}{'d(psi_AWD, db5)':>18}{'lambda':>10}{'gamma':>11}{'seconds':>9}"
+    lines = [head, "-" * len(head)]
+    for r in result["runs"]:
+        lines.append(
+            f"{r['init']:<16}{r['distance_initial']:>18.4f}{r['distance_final']:>18.4f}"
+            f"{r['sparsity']:>10.0e}{r['interpretation']:>11.3g}{r['seconds']:>9.1f}"
+        )
+    lines.append("-" * len(head))
+    lines.append(f"teacher test R² = {result['teacher_r2']:.4f}   total wall time = {result['seconds']:.1f} s"
+                 f"   (preset {result['preset']}, backend {result['backend']})")
+    return "\n".join(lines)
+
+
+def plot(result: Dict[str, Any], path: str) -> None:
+    """Fig. 3 in the paper's manner: per initial filter, initial and learned ψ over db5's ψ."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    level = result["config"]["distance_level"]
+    runs = result["runs"]
+    fig, axes = plt.subplots(len(runs), 2, figsize=(9, 2.6 * len(runs)), squeeze=False)
+    for row, r in enumerate(runs):
+        for col, (key, dkey, label) in enumerate(
+            [("h_initial", "distance_initial", "initial"), ("h_final", "distance_final", "AWD")]
+        ):
+            ax = axes[row, col]
+            psi, psi_ref, x = aligned_psi(np.asarray(r[key]), TARGET, level)
+            ax.plot(x, psi_ref, color="0.6", lw=2.5, label=f"{TARGET} ψ")
+            ax.plot(x, psi, color="C0" if col == 0 else "C3", lw=1.3, label=f"{label} ψ")
+            title = f"{r['init']}: {label} ψ, d = {r[dkey]:.3g}"
+            if col == 1:
+                title += f"\nλ = {r['sparsity']:.0e}, γ = {r['interpretation']:.3g}"
+            ax.set_title(title, fontsize=9)
+            ax.legend(fontsize=7, loc="upper right")
+            ax.tick_params(labelsize=7)
+    fig.suptitle(
+        f"AWD simulation ({result['preset']}): teacher R² = {result['teacher_r2']:.3f}", fontsize=10
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def save(result: Dict[str, Any], out_dir: str) -> Tuple[str, str]:
+    """Write ``simulation.json`` and ``simulation.png`` into ``out_dir``; return their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    json_path = os.path.join(out_dir, "simulation.json")
+    png_path = os.path.join(out_dir, "simulation.png")
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=2)
+    plot(result, png_path)
+    return json_path, png_path
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+
+def _floats(text: str) -> Tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[SimulationConfig, str]:
+    """Command line → ``(config, out_dir)``; flags override the chosen preset."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="small run (default)")
+    g.add_argument("--full", dest="preset", action="store_const", const="full", help="the paper's setting")
+    p.set_defaults(preset="quick")
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--n", type=int, dest="n_train", help="training samples")
+    p.add_argument("--n-test", type=int, dest="n_test", help="test samples")
+    p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
+    p.add_argument("--teacher-epochs", type=int, dest="teacher_epochs", help="teacher epochs")
+    p.add_argument("--learning-rate", type=float, dest="learning_rate", help="AWD Adam learning rate")
+    p.add_argument("--batch-size", type=int, dest="batch_size", help="AWD minibatch size")
+    p.add_argument("--sparsity", type=_floats, help="comma-separated λ grid")
+    p.add_argument("--interpretation", type=_floats, help="comma-separated γ grid (ascending)")
+    p.add_argument("--inits", type=lambda s: tuple(v.strip() for v in s.split(",") if v.strip()),
+                   help="comma-separated initial filters, e.g. db5+noise,sym5,coif2")
+    p.add_argument("--seed", type=int, help="AWD shuffling seed")
+    p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")
+    args = p.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("preset", "out") and v is not None
+    }
+    config = dataclasses.replace(PRESETS[args.preset], **overrides)
+    for name in ("sparsity", "interpretation"):
+        grid = list(getattr(config, name))
+        if not grid or grid != sorted(grid):
+            p.error(f"--{name}: expected a non-empty ascending list (warm start walks up the grid)")
+    return config, args.out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Entry point: run, print the table, write JSON and figure; returns the result."""
+    config, out_dir = parse_args(argv)
+    result = run(config, progress=True)
+    json_path, png_path = save(result, out_dir)
+    print()
+    print(format_table(result))
+    print(f"wrote {json_path} and {png_path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

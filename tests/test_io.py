@@ -1,0 +1,133 @@
+"""save_result / load_result round trips and bad files."""
+
+import json
+
+import numpy as np
+import pytest
+import pywt
+
+import awd_jax
+from awd_jax.fit import FitResult
+from awd_jax.io import FORMAT_VERSION, load_result, read_metadata, save_result
+
+
+def _fit_result():
+    h = np.asarray(pywt.Wavelet("db5").rec_lo, np.float32) + 0.01
+    history = {"total": np.array([3.0, 2.0, 1.5]), "rec": np.array([1.0, 0.5, 0.25], np.float32)}
+    config = {"level": 4, "mode": "zero", "sparsity": 1e-3, "interpretation": 0.1,
+              "weights": {"lsum": 1.0}, "h0": [0.1] * 10, "teacher": None}
+    return FitResult(h=h, history=history, config=config, diverged=False, epochs_run=3)
+
+
+def test_fit_round_trip(tmp_path):
+    res = _fit_result()
+    path = tmp_path / "run.npz"
+    res.save(str(path))
+    back = load_result(path)
+    assert isinstance(back, FitResult)
+    np.testing.assert_array_equal(back.h, res.h)
+    assert back.h.dtype == np.float32
+    assert list(back.history) == ["total", "rec"]
+    for k in res.history:
+        np.testing.assert_array_equal(back.history[k], res.history[k])
+        assert back.history[k].dtype == res.history[k].dtype
+    assert back.config == res.config
+    assert back.diverged is False and back.epochs_run == 3
+    meta = read_metadata(path)
+    assert meta["kind"] == "fit" and meta["format_version"] == FORMAT_VERSION
+    assert meta["config"] == res.config
+    assert set(meta["versions"]) >= {"awd_jax", "jax", "numpy", "pywt"}
+    assert meta["versions"]["pywt"] == pywt.__version__
+    # the metadata is plain JSON inside the npz, readable without pickle
+    with np.load(path, allow_pickle=False) as z:
+        assert json.loads(z["__awd_metadata__"].tobytes())["class"] == "FitResult"
+    assert awd_jax.load_result is load_result
+
+
+def test_real_fit_round_trip(tmp_path):
+    x = np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32)
+    from awd_jax.fit import fit
+    res = fit("db2", None, x, level=2, sparsity=1e-3, epochs=2, batch_size=4, progress=False)
+    path = tmp_path / "real.npz"
+    save_result(res, path)
+    back = load_result(str(path))
+    np.testing.assert_array_equal(back.h, res.h)
+    assert back.config == json.loads(json.dumps(res.config))
+    assert back.epochs_run == res.epochs_run and back.diverged == res.diverged
+    assert sorted(back.history) == sorted(res.history)
+
+
+def test_sweep_round_trip(tmp_path):
+    sweep = pytest.importorskip("awd_jax.sweep")
+    SweepResult = sweep.SweepResult
+    import dataclasses
+    names = [f.name for f in dataclasses.fields(SweepResult)]
+    values = {
+        "h": np.zeros((2, 3, 10), np.float32), "h0": np.ones((2, 3, 10), np.float32),
+        "history": {"total": np.ones((2, 3, 4)), "rec": np.full((2, 3, 4), np.nan)},
+        "sparsity": np.array([1e-3, 2e-3]), "interpretation": np.array([0.0, 0.1, 0.2]),
+        "config": {"level": 4}, "diverged": np.zeros((2, 3), bool), "epochs_run": np.full((2, 3), 4),
+    }
+    assert set(names) <= set(values), f"update this test for new SweepResult fields {set(names) - set(values)}"
+    res = SweepResult(**{n: values[n] for n in names})
+    path = tmp_path / "sweep.npz"
+    save_result(res, path)
+    back = load_result(path)
+    assert isinstance(back, SweepResult)
+    np.testing.assert_array_equal(back.h, res.h)
+    for name in names:
+        if isinstance(values[name], np.ndarray):
+            np.testing.assert_array_equal(getattr(back, name), values[name])
+            assert getattr(back, name).dtype == values[name].dtype
+    np.testing.assert_array_equal(back.history["total"], res.history["total"])
+    np.testing.assert_array_equal(back.history["rec"], res.history["rec"])  # NaN survive
+    assert back.config == {"level": 4}
+    assert read_metadata(path)["kind"] == "sweep"
+    # a cell of the reloaded sweep is a FitResult that round-trips too
+    cell = back.cell(1, 2)
+    save_result(cell, tmp_path / "cell.npz")
+    np.testing.assert_array_equal(load_result(tmp_path / "cell.npz").h, cell.h)
+
+
+def test_bad_files(tmp_path):
+    res = _fit_result()
+    good = tmp_path / "good.npz"
+    save_result(res, good)
+    raw = good.read_bytes()
+    trunc = tmp_path / "trunc.npz"
+    trunc.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="trunc.npz"):
+        load_result(trunc)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.ones(3))
+    with pytest.raises(ValueError, match="foreign.npz"):
+        load_result(foreign)
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="text.npz"):
+        load_result(text)
+    pickled = tmp_path / "pickled.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickled.npy"):
+        load_result(pickled)
+    # a newer format version
+    meta = read_metadata(good)
+    meta["format_version"] = FORMAT_VERSION + 1
+    newer = tmp_path / "newer.npz"
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["__awd_metadata__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(newer, **arrays)
+    with pytest.raises(ValueError, match="format_version"):
+        load_result(newer)
+    # a missing array entry
+    del arrays["field/h"]
+    arrays["__awd_metadata__"] = np.frombuffer(json.dumps(read_metadata(good)).encode(), np.uint8)
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, **arrays)
+    with pytest.raises(ValueError, match="missing.npz.*field/h"):
+        load_result(missing)
+    with pytest.raises(FileNotFoundError):
+        load_result(tmp_path / "nope.npz")
+    with pytest.raises(TypeError, match="FitResult or SweepResult"):
+        save_result({"h": 1}, tmp_path / "x.npz")

@@ -1,0 +1,73 @@
+"""The simulation experiment (experiments/simulation.py): fast unit checks and one slow end-to-end run."""
+
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_experiment():
+    path = os.path.join(ROOT, "experiments", "simulation.py")
+    spec = importlib.util.spec_from_file_location("experiments_simulation", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sim = _load_experiment()
+
+
+def test_presets_and_cli_overrides():
+    full = sim.PRESETS["full"]
+    assert (full.n_train, full.n_test, full.epochs, full.teacher_epochs) == (50_000, 5_000, 50, 20)
+    assert full.sparsity == (1e-5, 2e-5, 3e-5, 6e-5, 1e-4)
+    assert len(full.interpretation) == 21 and full.interpretation[0] == 0.0
+    np.testing.assert_allclose(full.interpretation[1:], np.geomspace(1e-5, 50, 20))
+    config, out = sim.parse_args([])
+    assert config.preset == "quick" and out == "results"
+    config, out = sim.parse_args(["--full", "--n", "123", "--epochs", "2", "--out", "x", "--interpretation", "0,1"])
+    assert (config.preset, config.n_train, config.epochs, config.interpretation, out) == ("full", 123, 2, (0.0, 1.0), "x")
+    with pytest.raises(SystemExit):
+        sim.parse_args(["--quick", "--full"])
+
+
+def test_aligned_psi_matches_wavelet_distance():
+    from awd_jax.wavefun import wavelet_distance
+
+    for name in ("sym5", "coif2", "db5"):
+        psi, ref, x = sim.aligned_psi(name, "db5")
+        assert psi.shape == ref.shape == x.shape
+        assert np.linalg.norm(psi - ref) == pytest.approx(float(wavelet_distance(name, "db5")), abs=1e-4)
+
+
+def test_initial_filter_and_selection():
+    h = np.asarray(sim.initial_filter("db5+noise", noise=0.3, seed=0))
+    assert h.shape == (10,)
+    np.testing.assert_array_equal(h, np.asarray(sim.initial_filter("db5+noise", noise=0.3, seed=0)))
+    with pytest.raises(ValueError, match="inits"):
+        sim.initial_filter("db5+foo", noise=0.3, seed=0)
+    assert sim.select_cell(np.array([[3.0, np.nan], [1.0, 2.0]])) == (1, 0)
+
+
+@pytest.mark.slow
+def test_quick_preset_end_to_end(tmp_path):
+    result = sim.main(["--quick", "--out", str(tmp_path)])
+    with open(tmp_path / "simulation.json") as f:
+        saved = json.load(f)
+    assert (tmp_path / "simulation.png").stat().st_size > 0
+    for key in ("teacher_r2", "seconds", "runs", "preset", "config"):
+        assert key in saved
+    assert saved["preset"] == "quick"
+    assert saved["teacher_r2"] > 0.9
+    assert [r["init"] for r in saved["runs"]] == ["db5+noise", "sym5", "coif2"]
+    for run in saved["runs"]:
+        for key in ("init", "distance_initial", "distance_final", "sparsity", "interpretation"):
+            assert key in run
+        assert run["distance_final"] < run["distance_initial"], run["init"]
+    assert saved["teacher_r2"] == pytest.approx(result["teacher_r2"])
