@@ -47,6 +47,7 @@ class LSTMRegressor(nn.Module):
 
     hidden: int = 20
     out: int = 1
+    param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -57,8 +58,8 @@ class LSTMRegressor(nn.Module):
         if x.ndim != 2:
             raise ValueError(f"x: expected (B, L) or (B, 1, L), got shape {tuple(x.shape)}.")
         seq = x[:, :, None]  # (B, L, 1)
-        outputs = nn.RNN(nn.LSTMCell(self.hidden))(seq)  # (B, L, hidden)
-        return nn.Dense(self.out)(outputs[:, -1])
+        outputs = nn.RNN(nn.LSTMCell(self.hidden, param_dtype=self.param_dtype))(seq)  # (B, L, hidden)
+        return nn.Dense(self.out, param_dtype=self.param_dtype)(outputs[:, -1])
 
 
 class CNN1D(nn.Module):

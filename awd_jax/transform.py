@@ -94,7 +94,7 @@ def _as_signal(x: Any, name: str = "x") -> jax.Array:
     if not jnp.issubdtype(x.dtype, jnp.floating):
         if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.bool_)):
             raise TypeError(f"{name}: expected a real numeric array, got dtype {x.dtype}.")
-        return jnp.asarray(x, dtype=jnp.zeros(()).dtype)
+        return jnp.asarray(x, dtype=jnp.result_type(float))
     return x if isinstance(x, jax.Array) else jnp.asarray(x)
 
 
@@ -279,24 +279,24 @@ def _synthesis(ca: jax.Array, cd: jax.Array, h: jax.Array, mode: str, axis: int,
 # ---------------------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("mode", "axis", "impl"))
-def _dwt_core(x, h, mode, axis, impl):
-    return _analysis(x, h, mode, axis, impl)
+def _dwt_nd(x, h, mode, axes, impl):
+    """One level along each of ``axes`` (one or two): ``(cA, cD)`` or ``(cA, (cH, cV, cD))``."""
+    if len(axes) == 1:
+        return _analysis(x, h, mode, axes[0], impl)
+    lo, hi = _analysis(x, h, mode, axes[1], impl)
+    aa, da = _analysis(lo, h, mode, axes[0], impl)
+    ad, dd = _analysis(hi, h, mode, axes[0], impl)
+    return aa, (da, ad, dd)
 
 
-@functools.partial(jax.jit, static_argnames=("mode", "axis", "impl"))
-def _idwt_core(ca, cd, h, mode, axis, impl):
-    return _synthesis(ca, cd, h, mode, axis, impl)
-
-
-@functools.partial(jax.jit, static_argnames=("level", "mode", "axis", "impl"))
-def _wavedec_core(x, h, level, mode, axis, impl):
-    details = []
-    a = x
-    for _ in range(level):
-        a, d = _analysis(a, h, mode, axis, impl)
-        details.append(d)
-    return [a] + details[::-1]
+def _idwt_nd(ca, details, h, mode, axes, impl):
+    """Inverse of :func:`_dwt_nd`."""
+    if len(axes) == 1:
+        return _synthesis(ca, details, h, mode, axes[0], impl)
+    ch, cv, cd = details
+    lo = _synthesis(ca, ch, h, mode, axes[0], impl)
+    hi = _synthesis(cv, cd, h, mode, axes[0], impl)
+    return _synthesis(lo, hi, h, mode, axes[1], impl)
 
 
 def _match_approx(a: jax.Array, d_shape: tuple[int, ...], axes: Sequence[int]) -> jax.Array:
@@ -307,53 +307,27 @@ def _match_approx(a: jax.Array, d_shape: tuple[int, ...], axes: Sequence[int]) -
     return a
 
 
-@functools.partial(jax.jit, static_argnames=("mode", "axis", "impl"))
-def _waverec_core(coeffs, h, mode, axis, impl):
-    a = coeffs[0]
-    for d in coeffs[1:]:
-        a = _synthesis(_match_approx(a, d.shape, (axis,)), d, h, mode, axis, impl)
-    return a
-
-
-def _dwt2_parts(x, h, mode, axes, impl):
-    lo, hi = _analysis(x, h, mode, axes[1], impl)
-    aa, da = _analysis(lo, h, mode, axes[0], impl)
-    ad, dd = _analysis(hi, h, mode, axes[0], impl)
-    return aa, (da, ad, dd)
-
-
-def _idwt2_parts(ca, details, h, mode, axes, impl):
-    ch, cv, cd = details
-    lo = _synthesis(ca, ch, h, mode, axes[0], impl)
-    hi = _synthesis(cv, cd, h, mode, axes[0], impl)
-    return _synthesis(lo, hi, h, mode, axes[1], impl)
-
-
-@functools.partial(jax.jit, static_argnames=("mode", "axes", "impl"))
-def _dwt2_core(x, h, mode, axes, impl):
-    return _dwt2_parts(x, h, mode, axes, impl)
-
-
-@functools.partial(jax.jit, static_argnames=("mode", "axes", "impl"))
-def _idwt2_core(ca, details, h, mode, axes, impl):
-    return _idwt2_parts(ca, details, h, mode, axes, impl)
+_dwt_core = jax.jit(_dwt_nd, static_argnames=("mode", "axes", "impl"))
+_idwt_core = jax.jit(_idwt_nd, static_argnames=("mode", "axes", "impl"))
 
 
 @functools.partial(jax.jit, static_argnames=("level", "mode", "axes", "impl"))
-def _wavedec2_core(x, h, level, mode, axes, impl):
+def _wavedec_core(x, h, level, mode, axes, impl):
+    """``[cA_J, d_J, ..., d_1]`` with ``d`` an array (1 axis) or a (cH, cV, cD) triple (2 axes)."""
     details = []
     a = x
     for _ in range(level):
-        a, d = _dwt2_parts(a, h, mode, axes, impl)
+        a, d = _dwt_nd(a, h, mode, axes, impl)
         details.append(d)
     return [a] + details[::-1]
 
 
 @functools.partial(jax.jit, static_argnames=("mode", "axes", "impl"))
-def _waverec2_core(coeffs, h, mode, axes, impl):
+def _waverec_core(coeffs, h, mode, axes, impl):
     a = coeffs[0]
     for d in coeffs[1:]:
-        a = _idwt2_parts(_match_approx(a, d[0].shape, axes), d, h, mode, axes, impl)
+        d_shape = d.shape if len(axes) == 1 else d[0].shape
+        a = _idwt_nd(_match_approx(a, d_shape, axes), d, h, mode, axes, impl)
     return a
 
 
@@ -371,6 +345,10 @@ def _fill_none(arrays: Sequence[Optional[jax.Array]], what: str) -> list[jax.Arr
     return [jnp.zeros(ref.shape, ref.dtype) if a is None else a for a in arrays]
 
 
+def _cast(a: jax.Array, dtype: Any) -> jax.Array:
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
 def _common_dtype(arrays: Sequence[jax.Array]) -> Any:
     dtypes = {a.dtype for a in arrays}
     if len(dtypes) > 1:
@@ -378,18 +356,20 @@ def _common_dtype(arrays: Sequence[jax.Array]) -> Any:
     return dtypes.pop()
 
 
-def _check_pair(a: jax.Array, d: jax.Array, axes: Sequence[int], level_name: str, allow_longer: bool) -> None:
-    if a.ndim != d.ndim:
+def _check_pair(a_shape: tuple[int, ...], d_shape: tuple[int, ...], axes: Sequence[int], where: str,
+                allow_longer: bool) -> None:
+    """Approximation and detail shapes fit: equal, or (``allow_longer``) ``a`` one longer along ``axes``."""
+    if len(a_shape) != len(d_shape):
         raise ValueError(
-            f"coeffs: {level_name}: approximation has {a.ndim} dimensions but detail has {d.ndim}; "
+            f"coeffs: {where}: approximation has {len(a_shape)} dimensions but detail has {len(d_shape)}; "
             f"expected arrays of the same rank."
         )
-    for ax in range(a.ndim):
-        ok = a.shape[ax] == d.shape[ax] or (allow_longer and ax in axes and a.shape[ax] == d.shape[ax] + 1)
+    for ax in range(len(a_shape)):
+        ok = a_shape[ax] == d_shape[ax] or (allow_longer and ax in axes and a_shape[ax] == d_shape[ax] + 1)
         if not ok:
             raise ValueError(
-                f"coeffs: {level_name}: approximation shape {tuple(a.shape)} does not fit detail shape "
-                f"{tuple(d.shape)}; expected equal shapes"
+                f"coeffs: {where}: approximation shape {tuple(a_shape)} does not fit detail shape "
+                f"{tuple(d_shape)}; expected equal shapes"
                 + (" (or the approximation one longer along the transformed axes)." if allow_longer else ".")
             )
 
@@ -424,7 +404,7 @@ def dwt(x: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str
     axis = _norm_axis(axis, x.ndim)
     _check_length(x.shape[axis], axis)
     mode = check_mode(mode)
-    return _dwt_core(x, _filter_for(h, x.dtype), mode, axis, _resolve_impl(impl))
+    return _dwt_core(x, _filter_for(h, x.dtype), mode, (axis,), _resolve_impl(impl))
 
 
 def idwt(cA: Any, cD: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str = "auto") -> jax.Array:
@@ -442,8 +422,8 @@ def idwt(cA: Any, cD: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *
     axis = _norm_axis(axis, ca.ndim)
     mode = check_mode(mode)
     h = _filter_for(h, dtype)
-    _check_pair(ca, cd, (axis,), "cA/cD", allow_longer=False)
-    return _idwt_core(ca.astype(dtype), cd.astype(dtype), h, mode, axis, _resolve_impl(impl))
+    _check_pair(ca.shape, cd.shape, (axis,), "cA/cD", allow_longer=False)
+    return _idwt_core(_cast(ca, dtype), _cast(cd, dtype), h, mode, (axis,), _resolve_impl(impl))
 
 
 def wavedec(
@@ -467,7 +447,7 @@ def wavedec(
     mode = check_mode(mode)
     h = _filter_for(h, x.dtype)
     level = _check_level(level, x.shape[axis], h.shape[0])
-    return _wavedec_core(x, h, level, mode, axis, _resolve_impl(impl))
+    return _wavedec_core(x, h, level, mode, (axis,), _resolve_impl(impl))
 
 
 def _prepare_coeffs_1d(coeffs: Sequence[Any], axis: int, n: int, mode: str) -> tuple[list[jax.Array], int]:
@@ -488,7 +468,7 @@ def _prepare_coeffs_1d(coeffs: Sequence[Any], axis: int, n: int, mode: str) -> t
         if arrays[i] is None:
             arrays[i] = jnp.zeros(shape, arrays[0].dtype)
         d = arrays[i]
-        _check_pair(jnp.zeros(shape), d, (axis,), f"level {len(arrays) - i} (coeffs[{i}])", allow_longer=True)
+        _check_pair(shape, d.shape, (axis,), f"level {len(arrays) - i} (coeffs[{i}])", allow_longer=True)
         if mode != "periodization" and d.shape[axis] < n // 2:
             raise ValueError(
                 f"coeffs: coeffs[{i}] has {d.shape[axis]} coefficients along axis {axis}, too few for a "
@@ -522,7 +502,7 @@ def waverec(
     n = lowpass(h).shape[0]
     arrays, axis = _prepare_coeffs_1d(coeffs, axis, n, mode)
     dtype = _common_dtype(arrays)
-    out = _waverec_core([a.astype(dtype) for a in arrays], _filter_for(h, dtype), mode, axis, _resolve_impl(impl))
+    out = _waverec_core([_cast(a, dtype) for a in arrays], _filter_for(h, dtype), mode, (axis,), _resolve_impl(impl))
     return _crop(out, None if length is None else {axis: length}, "length")
 
 
@@ -554,7 +534,7 @@ def dwt2(
     for ax in axes:
         _check_length(x.shape[ax], ax)
     mode = check_mode(mode)
-    return _dwt2_core(x, _filter_for(h, x.dtype), mode, axes, _resolve_impl(impl))
+    return _dwt_core(x, _filter_for(h, x.dtype), mode, axes, _resolve_impl(impl))
 
 
 def _prepare_details_2d(details: Any, where: str) -> list[Optional[jax.Array]]:
@@ -577,8 +557,8 @@ def idwt2(
     axes = _norm_axes(axes, bands[0].ndim)
     mode = check_mode(mode)
     dtype = _common_dtype(bands)
-    bands = [b.astype(dtype) for b in bands]
-    return _idwt2_core(bands[0], tuple(bands[1:]), _filter_for(h, dtype), mode, axes, _resolve_impl(impl))
+    bands = [_cast(b, dtype) for b in bands]
+    return _idwt_core(bands[0], tuple(bands[1:]), _filter_for(h, dtype), mode, axes, _resolve_impl(impl))
 
 
 def wavedec2(
@@ -601,7 +581,7 @@ def wavedec2(
     mode = check_mode(mode)
     h = _filter_for(h, x.dtype)
     level = _check_level(level, min(x.shape[ax] for ax in axes), h.shape[0])
-    return _wavedec2_core(x, h, level, mode, axes, _resolve_impl(impl))
+    return _wavedec_core(x, h, level, mode, axes, _resolve_impl(impl))
 
 
 def waverec2(
@@ -635,13 +615,17 @@ def waverec2(
     shape_next = None if a is None else a.shape
     filled = []
     for i, lv in enumerate(levels, start=1):
-        lv = _fill_none(lv + ([None] if shape_next is None else [jnp.zeros(shape_next)]), f"coeffs[{i}]")[:3]
+        if all(d is None for d in lv):
+            if shape_next is None:
+                raise ValueError(f"coeffs: coeffs[{i}] and everything before it are None.")
+            lv = [jnp.zeros(shape_next, a.dtype)] * 3
+        lv = _fill_none(lv, f"coeffs[{i}]")
         if any(d.shape != lv[0].shape for d in lv):
             raise ValueError(
                 f"coeffs: coeffs[{i}]: expected cH, cV, cD of one shape, got {[tuple(d.shape) for d in lv]}."
             )
         if shape_next is not None:
-            _check_pair(jnp.zeros(shape_next), lv[0], axes, f"coeffs[{i}]", allow_longer=True)
+            _check_pair(shape_next, lv[0].shape, axes, f"coeffs[{i}]", allow_longer=True)
         if mode != "periodization" and min(lv[0].shape[ax] for ax in axes) < n // 2:
             raise ValueError(
                 f"coeffs: coeffs[{i}] has shape {tuple(lv[0].shape)}, too few coefficients along axes "
@@ -652,8 +636,8 @@ def waverec2(
         shape_next = _next_approx_shape(lv[0].shape, axes, n, mode)
         filled.append(tuple(lv))
     dtype = _common_dtype([a] + [d for lv in filled for d in lv])
-    arrays = [a.astype(dtype)] + [tuple(d.astype(dtype) for d in lv) for lv in filled]
-    out = _waverec2_core(arrays, _filter_for(h, dtype), mode, axes, _resolve_impl(impl))
+    arrays = [_cast(a, dtype)] + [tuple(_cast(d, dtype) for d in lv) for lv in filled]
+    out = _waverec_core(arrays, _filter_for(h, dtype), mode, axes, _resolve_impl(impl))
     if shape is None:
         return out
     if len(tuple(shape)) != 2:

@@ -65,6 +65,7 @@ def test_saliency_of_linear_teacher_is_adjoint_of_waverec(x64):
         np.testing.assert_allclose(a, np.einsum("bbn->bn", j), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_ig_value_equals_input_x_gradient_with_residual(x64):
     x, _ = spec_signals()
     f = small_mlp(40)
@@ -152,6 +153,7 @@ def test_weights_forms():
         awd_loss(h, x, None, level=2, weights=[1.0])
 
 
+@pytest.mark.slow
 def test_mask_equals_smaller_batch(x64):
     x = np.random.default_rng(3).normal(size=(5, 24))
     f = small_mlp(24)
@@ -215,6 +217,7 @@ def test_grad_matches_finite_differences_linear_teacher(x64, method):
     np.testing.assert_allclose(jax.jit(jax.grad(loss))(h), _fd_grad(loss, h), rtol=2e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_grad_matches_finite_differences_nonlinear_teacher(x64, method):
     """Nonlinear teacher: d(total)/dh includes the teacher-Hessian path of the TRIM residual."""
@@ -293,13 +296,13 @@ def test_flax_nnx_teacher():
     assert np.all(np.isfinite(jax.jit(jax.grad(lambda h: fun(h)[0]))(h)))
 
 
+@pytest.mark.slow
 def test_lstm_teacher_double_derivative(x64):
     from awd_jax.teachers import LSTMRegressor
 
     x = np.random.default_rng(9).normal(size=(2, 24))
-    model = LSTMRegressor(hidden=4)
-    variables = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64),
-                                       model.init(jax.random.PRNGKey(1), x))
+    model = LSTMRegressor(hidden=4, param_dtype=jnp.float64)
+    variables = model.init(jax.random.PRNGKey(1), x)
     teacher = lambda z: model.apply(variables, z)  # noqa: E731
     # the teacher has a non-zero Hessian, so d(interpretation)/dh goes through it
     hvp = jax.jvp(jax.grad(lambda z: teacher(z).sum()), (jnp.asarray(x),), (jnp.ones_like(x),))[1]
