@@ -22,7 +22,8 @@ Everything is jittable and differentiable (twice) in ``h``; ``level``, ``mode``,
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -26,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +38,7 @@ from awd_jax.attributions import DEFAULT_IMPL, check_dims, check_method, check_t
 from awd_jax.filters import lowpass
 from awd_jax.objective import LossTerms, Weights, as_weights, awd_loss
 
-__all__ = ["FitResult", "TrainState", "fit", "TERM_NAMES"]
+__all__ = ["TERM_NAMES", "FitResult", "TrainState", "fit"]
 
 TERM_NAMES = LossTerms._fields + ("total",)
 
@@ -45,7 +46,7 @@ TERM_NAMES = LossTerms._fields + ("total",)
 class TrainConfig(NamedTuple):
     """Static settings of a training run (closed over by the compiled functions)."""
 
-    teacher_fn: Optional[Callable]  # None: no interpretation term
+    teacher_fn: Callable | None  # None: no interpretation term
     level: int
     mode: str
     weights: Weights
@@ -79,7 +80,7 @@ def _loss(h, x, mask, lam, gam, cfg: TrainConfig):
     )
 
 
-def _step(state: TrainState, x: jax.Array, mask: Optional[jax.Array], lam, gam, cfg: TrainConfig):
+def _step(state: TrainState, x: jax.Array, mask: jax.Array | None, lam, gam, cfg: TrainConfig):
     """One guarded optimiser step on ``x`` ``(B, ...)`` with sample mask ``(B,)`` (or None).
 
     Returns the new state and the pre-step terms ``(9,)`` (LossTerms fields, then total).
@@ -89,7 +90,7 @@ def _step(state: TrainState, x: jax.Array, mask: Optional[jax.Array], lam, gam, 
     h = optax.apply_updates(state.h, updates)
     values = jnp.stack(list(terms) + [total])
     good = state.ok & jnp.all(jnp.isfinite(values)) & jnp.all(jnp.isfinite(h))
-    keep = lambda new, old: jnp.where(good, new, old)  # noqa: E731
+    keep = lambda new, old: jnp.where(good, new, old)
     new_state = TrainState(keep(h, state.h), jax.tree_util.tree_map(keep, opt_state, state.opt_state), good)
     return new_state, values
 
@@ -107,10 +108,10 @@ def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, 
     if pad:
         idx = jnp.concatenate([perm, perm[:pad]]).reshape(n_batches, bs)
         masks = jnp.concatenate([jnp.ones((n,), data.dtype), jnp.zeros((pad,), data.dtype)]).reshape(n_batches, bs)
-        body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, cfg)  # noqa: E731
+        body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, cfg)
         state, values = jax.lax.scan(body, state, (idx, masks))
     else:
-        body = lambda s, i: _step(s, jnp.take(data, i, axis=0), None, lam, gam, cfg)  # noqa: E731
+        body = lambda s, i: _step(s, jnp.take(data, i, axis=0), None, lam, gam, cfg)
         state, values = jax.lax.scan(body, state, perm.reshape(n_batches, bs))
     return state, jnp.mean(values, axis=0)
 
@@ -190,7 +191,7 @@ def check_data(data: Any, dims: int) -> jax.Array:
     return data
 
 
-def _describe(obj: Any) -> Optional[str]:
+def _describe(obj: Any) -> str | None:
     if obj is None:
         return None
     return getattr(obj, "__qualname__", None) or type(obj).__name__
@@ -243,26 +244,26 @@ def prepare_h0(h0: Any, dtype: Any) -> jax.Array:
 
 def fit(
     h0: Any,
-    teacher_fn: Optional[Callable[[jax.Array], jax.Array]],
+    teacher_fn: Callable[[jax.Array], jax.Array] | None,
     data: Any,
     *,
     level: int = 4,
     mode: str = "zero",
     sparsity: float = 0.0,
     interpretation: float = 0.0,
-    weights: Union[None, Weights, Mapping[str, float]] = None,
+    weights: None | Weights | Mapping[str, float] = None,
     method: str = "saliency",
     target: int = 0,
     dims: int = 1,
     steps: int = 32,
-    optimizer: Optional[optax.GradientTransformation] = None,
+    optimizer: optax.GradientTransformation | None = None,
     learning_rate: float = 1e-3,
-    batch_size: Optional[int] = 100,
+    batch_size: int | None = 100,
     epochs: int = 50,
     seed: int = 0,
     shuffle: bool = True,
     progress: bool = True,
-    callback: Optional[Callable[[int, np.ndarray, dict], Optional[bool]]] = None,
+    callback: Callable[[int, np.ndarray, dict], bool | None] | None = None,
     impl: str = DEFAULT_IMPL,
 ) -> FitResult:
     """Learn a wavelet filter by minimising :func:`awd_jax.awd_loss` over ``data``.

@@ -9,17 +9,23 @@ differentiable in ``h`` (the interpretation term is a gradient of the teacher, s
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from awd_jax.attributions import DEFAULT_IMPL, attributions_from_coeffs, check_dims, check_method
+from awd_jax.attributions import (
+    DEFAULT_IMPL,
+    attributions_from_coeffs,
+    check_dims,
+    check_method,
+)
 from awd_jax.filters import lowpass
 from awd_jax.penalties import penalties
 from awd_jax.transform import wavedec, wavedec2, waverec, waverec2
 
-__all__ = ["Weights", "LossTerms", "awd_loss", "as_weights", "reduce_coeffs"]
+__all__ = ["LossTerms", "Weights", "as_weights", "awd_loss", "reduce_coeffs"]
 
 
 class Weights(NamedTuple):
@@ -45,7 +51,7 @@ class LossTerms(NamedTuple):
     interpretation: jax.Array
 
 
-def as_weights(weights: Union[None, Weights, Mapping[str, float]]) -> Weights:
+def as_weights(weights: None | Weights | Mapping[str, float]) -> Weights:
     """``None`` → defaults; a dict (subset of the field names) or a :class:`Weights` → :class:`Weights`."""
     if weights is None:
         return Weights()
@@ -59,7 +65,7 @@ def as_weights(weights: Union[None, Weights, Mapping[str, float]]) -> Weights:
     raise TypeError(f"weights: expected None, a Weights or a dict, got {type(weights).__name__}.")
 
 
-def reduce_coeffs(arrays: list, batch: Any, mask: Optional[jax.Array] = None) -> jax.Array:
+def reduce_coeffs(arrays: list, batch: Any, mask: jax.Array | None = None) -> jax.Array:
     """``(1/(J+1)) Σ_groups Σ |a| / B``: the J+1 groups are ``cA_J`` and each level's detail(s).
 
     With ``mask`` ``(B,)`` (0/1), sample ``b``'s contribution is weighted by ``mask[b]`` and
@@ -81,19 +87,19 @@ def _per_sample(a: jax.Array) -> jax.Array:
 def awd_loss(
     h: Any,
     x: Any,
-    teacher_fn: Optional[Callable[[jax.Array], jax.Array]],
+    teacher_fn: Callable[[jax.Array], jax.Array] | None,
     *,
     level: int,
     mode: str = "zero",
-    sparsity: Union[float, jax.Array] = 0.0,
-    interpretation: Union[float, jax.Array] = 0.0,
-    weights: Union[None, Weights, Mapping[str, float]] = None,
+    sparsity: float | jax.Array = 0.0,
+    interpretation: float | jax.Array = 0.0,
+    weights: None | Weights | Mapping[str, float] = None,
     method: str = "saliency",
     target: int = 0,
     dims: int = 1,
     steps: int = 32,
     impl: str = DEFAULT_IMPL,
-    mask: Optional[jax.Array] = None,
+    mask: jax.Array | None = None,
 ) -> tuple[jax.Array, LossTerms]:
     """AWD loss of filter ``h`` on a minibatch.
 

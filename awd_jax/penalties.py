@@ -15,7 +15,7 @@ import numpy as np
 
 from awd_jax.filters import highpass
 
-__all__ = ["Penalties", "penalties", "lsum", "hsum", "l2norm", "cmf", "conv"]
+__all__ = ["Penalties", "cmf", "conv", "hsum", "l2norm", "lsum", "penalties"]
 
 
 class Penalties(NamedTuple):

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -91,7 +92,7 @@ class SweepResult:
         return save_result(self, path)
 
 
-def _grid(values: Union[float, Sequence[float]], name: str) -> np.ndarray:
+def _grid(values: float | Sequence[float], name: str) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name}: expected a non-empty 1-D sequence of values, got shape {arr.shape}.")
@@ -135,7 +136,7 @@ def _cold(h0, data, key, lams, gams, cfg):
 
 def sweep(
     h0: Any,
-    teacher_fn: Optional[Callable[[jax.Array], jax.Array]],
+    teacher_fn: Callable[[jax.Array], jax.Array] | None,
     data: Any,
     *,
     sparsity: Sequence[float] = (0.0,),
@@ -143,14 +144,14 @@ def sweep(
     warm_start: bool = True,
     level: int = 4,
     mode: str = "zero",
-    weights: Union[None, Weights, Mapping[str, float]] = None,
+    weights: None | Weights | Mapping[str, float] = None,
     method: str = "saliency",
     target: int = 0,
     dims: int = 1,
     steps: int = 32,
-    optimizer: Optional[optax.GradientTransformation] = None,
+    optimizer: optax.GradientTransformation | None = None,
     learning_rate: float = 1e-3,
-    batch_size: Optional[int] = 100,
+    batch_size: int | None = 100,
     epochs: int = 50,
     seed: int = 0,
     shuffle: bool = True,
@@ -173,11 +174,11 @@ def sweep(
     h0 = prepare_h0(h0, data.dtype)
     lams_np = _grid(sparsity, "sparsity")
     gams_np = _grid(interpretation, "interpretation")
-    common = dict(
-        level=level, mode=mode, weights=weights, method=method, target=target, dims=dims, steps=steps,
-        optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs,
-        shuffle=shuffle, impl=impl,
-    )
+    common = {
+        "level": level, "mode": mode, "weights": weights, "method": method, "target": target, "dims": dims, "steps": steps,
+        "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
+        "shuffle": shuffle, "impl": impl,
+    }
     cfg_on = make_config(teacher_fn, data, interpretation_on=teacher_fn is not None, **common)
     cfg_off = make_config(teacher_fn, data, interpretation_on=False, **common)
     lams = jnp.asarray(lams_np, data.dtype)

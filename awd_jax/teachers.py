@@ -14,7 +14,8 @@ A trained teacher for AWD is ``apply_fn`` from :func:`train_teacher` (or
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher", "r2_score"]
+__all__ = ["CNN1D", "MLP", "LSTMRegressor", "ResNet2D", "r2_score", "train_teacher"]
 
 
 class MLP(nn.Module):

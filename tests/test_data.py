@@ -44,9 +44,9 @@ def test_noiseless_matches_pywt_exactly():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(length=100, wavelet="sym4", level=3, band=2, locations=(0, 5), scale=-1.5, mode="periodization"),
-        dict(length=37, wavelet="haar", level=2, band=1, locations=(18,), scale=1.0, mode="symmetric"),
-        dict(length=64, wavelet="coif2", level=4, band=4, locations=(1, 2, 3), scale=3.0, mode="zero"),
+        {"length": 100, "wavelet": "sym4", "level": 3, "band": 2, "locations": (0, 5), "scale": -1.5, "mode": "periodization"},
+        {"length": 37, "wavelet": "haar", "level": 2, "band": 1, "locations": (18,), "scale": 1.0, "mode": "symmetric"},
+        {"length": 64, "wavelet": "coif2", "level": 4, "band": 4, "locations": (1, 2, 3), "scale": 3.0, "mode": "zero"},
     ],
 )
 def test_other_settings_match_pywt(kwargs):
@@ -87,18 +87,18 @@ def test_x_is_standard_normal():
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        (dict(locations=(7, 8, 15)), "locations"),
-        (dict(locations=(-1,)), "locations"),
-        (dict(locations=()), "locations"),
-        (dict(locations=(7, 7)), "locations"),
-        (dict(band=5), "band"),
-        (dict(band=0), "band"),
-        (dict(level=0), "level"),
-        (dict(length=0), "length"),
-        (dict(noise=-0.1), "noise"),
-        (dict(mode="nope"), "mode"),
-        (dict(wavelet="notawavelet"), "wavelet"),
-        (dict(seed=-1), "seed"),
+        ({"locations": (7, 8, 15)}, "locations"),
+        ({"locations": (-1,)}, "locations"),
+        ({"locations": ()}, "locations"),
+        ({"locations": (7, 7)}, "locations"),
+        ({"band": 5}, "band"),
+        ({"band": 0}, "band"),
+        ({"level": 0}, "level"),
+        ({"length": 0}, "length"),
+        ({"noise": -0.1}, "noise"),
+        ({"mode": "nope"}, "mode"),
+        ({"wavelet": "notawavelet"}, "wavelet"),
+        ({"seed": -1}, "seed"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
@@ -109,10 +109,10 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        (dict(locations=7), "locations"),
-        (dict(locations=(7.0,)), "locations"),
-        (dict(seed=1.5), "seed"),
-        (dict(scale="2"), "scale"),
+        ({"locations": 7}, "locations"),
+        ({"locations": (7.0,)}, "locations"),
+        ({"seed": 1.5}, "seed"),
+        ({"scale": "2"}, "scale"),
     ],
 )
 def test_bad_types_raise_type_error_naming_them(kwargs, name):

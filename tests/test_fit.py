@@ -1,7 +1,6 @@
 import json
 import sys
 import types
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +40,7 @@ def test_partial_last_batch_is_exact(x64):
     """n = 25, batch 10: batches of 10, 10 and 5 — compare with an explicit loop."""
     x = data(25, 24, dtype=np.float64)
     h0 = noisy_h0(jnp.float64)
-    kw = dict(level=2, sparsity=0.05)
+    kw = {"level": 2, "sparsity": 0.05}
     res = fit(h0, None, x, epochs=2, batch_size=10, learning_rate=1e-2, progress=False, seed=3, **kw)
     opt = optax.adam(1e-2)
     h, state = h0, opt.init(h0)
@@ -94,7 +93,7 @@ def test_divergence_keeps_last_finite_filter():
 
 def test_nan_teacher_diverges():
     x = data()
-    teacher = lambda z: jnp.sqrt(z[:, 0] - 100.0)  # noqa: E731  NaN everywhere
+    teacher = lambda z: jnp.sqrt(z[:, 0] - 100.0)
     with pytest.warns(RuntimeWarning, match="last finite filter"):
         res = fit(noisy_h0(), teacher, x, level=2, interpretation=1.0, epochs=3, batch_size=30, progress=False)
     assert res.diverged and res.epochs_run == 1
@@ -103,7 +102,7 @@ def test_nan_teacher_diverges():
 
 def test_fit_with_teacher_and_2d():
     imgs = np.random.default_rng(0).normal(size=(8, 12, 12)).astype(np.float32)
-    teacher = lambda z: jnp.sum(jnp.tanh(z), axis=(1, 2))  # noqa: E731
+    teacher = lambda z: jnp.sum(jnp.tanh(z), axis=(1, 2))
     res = fit(lowpass("db2"), teacher, imgs, level=1, dims=2, interpretation=0.5, sparsity=0.1, epochs=2,
               batch_size=4, progress=False)
     assert res.history["interpretation"].shape == (2,) and res.history["interpretation"][0] > 0
@@ -123,7 +122,7 @@ def test_save_delegates_to_io(monkeypatch, tmp_path):
 def test_bad_inputs():
     x = data(20)
     h0 = noisy_h0()
-    kw = dict(level=2, epochs=1, progress=False)
+    kw = {"level": 2, "epochs": 1, "progress": False}
     with pytest.raises(ValueError, match=r"data: expected at least 2 dimensions"):
         fit(h0, None, x[0], **kw)
     with pytest.raises(ValueError, match=r"data: expected at least 3 dimensions"):

@@ -45,7 +45,7 @@ def small_mlp(length, key=0, dtype=jnp.float64):
 def test_linear_teacher_spec_values(x64, h_kind, method, want):
     x, w = spec_signals()
     h = jnp.asarray(lowpass("db5") if h_kind == "db5" else perturbed())
-    teacher = lambda z: z @ w  # noqa: E731
+    teacher = lambda z: z @ w
     _, terms = awd_loss(h, x, teacher, level=4, interpretation=1.0, method=method)
     np.testing.assert_allclose(float(terms.interpretation), want, rtol=1e-9)
     attr = attributions(teacher, x, h, level=4, method=method)
@@ -87,7 +87,7 @@ def test_ig_value_equals_input_x_gradient_with_residual(x64):
 
 def test_attribution_shapes_1d_odd_length_and_leading_dims():
     x = np.random.default_rng(0).normal(size=(3, 2, 37)).astype(np.float32)
-    teacher = lambda z: jnp.sum(jnp.sin(z), axis=(1, 2))  # noqa: E731
+    teacher = lambda z: jnp.sum(jnp.sin(z), axis=(1, 2))
     h = lowpass("db2")
     for method in METHODS:
         attr = attributions(teacher, x, h, level=3, method=method, steps=4)
@@ -98,7 +98,7 @@ def test_attribution_shapes_1d_odd_length_and_leading_dims():
 
 def test_attribution_shapes_2d():
     x = np.random.default_rng(0).normal(size=(2, 13, 16)).astype(np.float32)
-    teacher = lambda z: jnp.stack([jnp.sum(z**2, axis=(1, 2)), jnp.sum(z, axis=(1, 2))], 1)  # noqa: E731
+    teacher = lambda z: jnp.stack([jnp.sum(z**2, axis=(1, 2)), jnp.sum(z, axis=(1, 2))], 1)
     h = lowpass("db2")
     attr = attributions(teacher, x, h, level=2, dims=2, method="input_x_gradient", target=0)
     coeffs = awd.wavedec2(x, h, 2)
@@ -158,8 +158,8 @@ def test_mask_equals_smaller_batch(x64):
     x = np.random.default_rng(3).normal(size=(5, 24))
     f = small_mlp(24)
     h = jnp.asarray(perturbed())
-    kw = dict(level=2, sparsity=0.2, interpretation=0.7)
-    loss = lambda h, xb, m=None: awd_loss(h, xb, f, mask=m, **kw)[0]  # noqa: E731
+    kw = {"level": 2, "sparsity": 0.2, "interpretation": 0.7}
+    loss = lambda h, xb, m=None: awd_loss(h, xb, f, mask=m, **kw)[0]
     padded = jnp.asarray(np.concatenate([x[:3], x[:2]]))
     mask = jnp.asarray([1.0, 1, 1, 0, 0])
     vg = jax.jit(jax.value_and_grad(loss))
@@ -210,7 +210,7 @@ def test_grad_matches_finite_differences_linear_teacher(x64, method):
     """Linear teacher (zero Hessian): plain finite differences of the total loss."""
     x = np.random.default_rng(4).normal(size=(3, 30))
     w = np.random.default_rng(5).normal(size=(30, 2))
-    f = lambda z: z @ w  # noqa: E731
+    f = lambda z: z @ w
     h = jnp.asarray(perturbed())
     loss = jax.jit(lambda h: awd_loss(h, x, f, level=3, sparsity=0.1, interpretation=2.0, method=method,
                                       target=1, steps=4)[0])
@@ -224,7 +224,7 @@ def test_grad_matches_finite_differences_nonlinear_teacher(x64, method):
     x = np.random.default_rng(4).normal(size=(3, 30))
     f = small_mlp(30)
     h = jnp.asarray(perturbed())
-    kw = dict(level=3, method=method, target=1, steps=4)
+    kw = {"level": 3, "method": method, "target": 1, "steps": 4}
     grad_total = jax.jit(jax.grad(lambda h: awd_loss(h, x, f, sparsity=0.1, interpretation=2.0, **kw)[0]))(h)
     base = jax.jit(lambda h: awd_loss(h, x, None, level=3, sparsity=0.1)[0])
     surrogate = _frozen_residual_interp(f, jnp.asarray(x), h, 3, method, 1, 4)
@@ -241,7 +241,7 @@ def test_jit_equals_eager():
     x = np.random.default_rng(5).normal(size=(4, 32)).astype(np.float32)
     f = small_mlp(32, dtype=jnp.float32)
     h = jnp.asarray(perturbed(), jnp.float32)
-    fun = lambda h: awd_loss(h, x, f, level=2, sparsity=0.1, interpretation=1.0)  # noqa: E731
+    fun = lambda h: awd_loss(h, x, f, level=2, sparsity=0.1, interpretation=1.0)
     (t0, terms0), (t1, terms1) = fun(h), jax.jit(fun)(h)
     np.testing.assert_allclose(t0, t1, rtol=1e-5)
     for a, b in zip(terms0, terms1):
@@ -269,7 +269,7 @@ def test_flax_linen_teacher():
     x = np.random.default_rng(7).normal(size=(4, 32)).astype(np.float32)
     model = MLP(features=(8,), out=1)
     variables = model.init(jax.random.PRNGKey(0), x)
-    teacher = lambda z: model.apply(variables, z)  # noqa: E731
+    teacher = lambda z: model.apply(variables, z)
     h = jnp.asarray(perturbed(), jnp.float32)
     g = jax.jit(jax.grad(lambda h: awd_loss(h, x, teacher, level=2, interpretation=1.0)[0]))(h)
     assert g.shape == (10,) and np.all(np.isfinite(g))
@@ -287,11 +287,11 @@ def test_flax_nnx_teacher():
             return self.l2(jnp.tanh(self.l1(z)))
 
     graphdef, state = nnx.split(Net(nnx.Rngs(0)))
-    teacher = lambda z: nnx.merge(graphdef, state)(z)  # noqa: E731
+    teacher = lambda z: nnx.merge(graphdef, state)(z)
     x = np.random.default_rng(8).normal(size=(4, 32)).astype(np.float32)
     h = jnp.asarray(perturbed(), jnp.float32)
-    fun = lambda h: awd_loss(h, x, teacher, level=2, interpretation=1.0, target=2)  # noqa: E731
-    total, terms = jax.jit(fun)(h)
+    fun = lambda h: awd_loss(h, x, teacher, level=2, interpretation=1.0, target=2)
+    _total, terms = jax.jit(fun)(h)
     assert float(terms.interpretation) > 0
     assert np.all(np.isfinite(jax.jit(jax.grad(lambda h: fun(h)[0]))(h)))
 
@@ -303,7 +303,7 @@ def test_lstm_teacher_double_derivative(x64):
     x = np.random.default_rng(9).normal(size=(2, 24))
     model = LSTMRegressor(hidden=4, param_dtype=jnp.float64)
     variables = model.init(jax.random.PRNGKey(1), x)
-    teacher = lambda z: model.apply(variables, z)  # noqa: E731
+    teacher = lambda z: model.apply(variables, z)
     # the teacher has a non-zero Hessian, so d(interpretation)/dh goes through it
     hvp = jax.jvp(jax.grad(lambda z: teacher(z).sum()), (jnp.asarray(x),), (jnp.ones_like(x),))[1]
     assert np.max(np.abs(hvp)) > 1e-6
@@ -334,4 +334,4 @@ def test_errors():
     with pytest.raises(ValueError, match="dims"):
         awd_loss(h, x, None, level=2, dims=3)
     with pytest.raises(ValueError, match="teacher_fn"):
-        jax.jit(lambda h: awd_loss(h, x, lambda z: z, level=2, interpretation=1.0)[0])(jnp.asarray(h))
+        jax.jit(lambda h: awd_loss(h, x, lambda z: z[None], level=2, interpretation=1.0)[0])(jnp.asarray(h))

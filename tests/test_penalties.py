@@ -6,8 +6,8 @@ import pytest
 from awd_jax import lowpass
 from awd_jax.penalties import Penalties, cmf, conv, penalties
 
-SPEC = dict(lsum=4.7785551487e-03, hsum=6.6317259825e-05, l2norm=1.0971704958e-02,
-            cmf=2.2028423274e-01, conv=1.8814798828e-02)
+SPEC = {"lsum": 4.7785551487e-03, "hsum": 6.6317259825e-05, "l2norm": 1.0971704958e-02,
+            "cmf": 2.2028423274e-01, "conv": 1.8814798828e-02}
 
 
 def perturbed():
@@ -39,7 +39,7 @@ def test_cmf_matches_fft_and_conv_matches_correlate(x64):
     power = np.abs(np.fft.fft(h, n)) ** 2
     want_cmf = 0.5 * np.sum((power[: n // 2] + power[n // 2:] - 2) ** 2)
     full = np.correlate(h, h, "full")  # lags -(N-1)..N-1
-    r = lambda m: full[m + n - 1] if abs(m) < n else 0.0  # noqa: E731
+    r = lambda m: full[m + n - 1] if abs(m) < n else 0.0
     want_conv = 0.5 * sum((r(2 * j - n) - (j == n // 2)) ** 2 for j in range(n + 1))
     np.testing.assert_allclose(float(cmf(h)), want_cmf, rtol=1e-12)
     np.testing.assert_allclose(float(conv(h)), want_conv, rtol=1e-12)

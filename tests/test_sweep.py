@@ -18,7 +18,7 @@ def data(n=40, length=32):
     return np.random.default_rng(0).normal(size=(n, length)).astype(np.float32)
 
 
-KW = dict(level=2, epochs=2, batch_size=15, learning_rate=1e-2, progress=False, seed=4)
+KW = {"level": 2, "epochs": 2, "batch_size": 15, "learning_rate": 1e-2, "progress": False, "seed": 4}
 
 
 def _check_cells_equal_fit(res, teacher, x, atol=1e-6):
@@ -33,6 +33,7 @@ def _check_cells_equal_fit(res, teacher, x, atol=1e-6):
             np.testing.assert_array_equal(cell.h, res.h[i, j])
 
 
+@pytest.mark.slow
 def test_warm_start_chain_structure_and_cells():
     x = data()
     h0 = noisy_h0()
@@ -86,7 +87,7 @@ def test_save_delegates_to_io(monkeypatch, tmp_path):
 def test_sweep_equals_fit_cells_with_teacher(warm_start):
     x = data()
     w = np.random.default_rng(1).normal(size=(32,)).astype(np.float32) / 4
-    teacher = lambda z: jnp.tanh(z @ w)  # noqa: E731
+    teacher = lambda z: jnp.tanh(z @ w)
     res = sweep(noisy_h0(), teacher, x, sparsity=[0.05, 0.1], interpretation=[0.0, 0.5, 2.0],
                 warm_start=warm_start, **KW)
     assert res.history["interpretation"][0, 1, 0] > 0

@@ -3,14 +3,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from awd_jax.teachers import CNN1D, MLP, LSTMRegressor, ResNet2D, r2_score, train_teacher
+from awd_jax.teachers import (
+    CNN1D,
+    MLP,
+    LSTMRegressor,
+    ResNet2D,
+    r2_score,
+    train_teacher,
+)
 
 
 def test_mlp_learns_linear_target():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(330, 16)).astype(np.float32)
     y = x[:, 3] - 0.5 * x[:, 7]
-    variables, apply_fn = train_teacher(MLP(features=(16,)), x[:300], y[:300], epochs=30, batch_size=64,
+    _variables, apply_fn = train_teacher(MLP(features=(16,)), x[:300], y[:300], epochs=30, batch_size=64,
                                         learning_rate=1e-2)
     pred = apply_fn(x[300:])
     assert pred.shape == (30, 1)
@@ -21,6 +28,7 @@ def test_mlp_learns_linear_target():
     assert r2_score(y[300:], untrained) < 0.5
 
 
+@pytest.mark.slow
 def test_shapes():
     x = jnp.ones((3, 20))
     key = jax.random.PRNGKey(0)
@@ -41,7 +49,7 @@ def test_shapes():
 def test_train_teacher_partial_batch_and_errors():
     x = np.random.default_rng(1).normal(size=(37, 8, 8)).astype(np.float32)
     y = x.mean(axis=(1, 2))
-    variables, apply_fn = train_teacher(ResNet2D(features=4, blocks=1), x, y, epochs=2, batch_size=16)
+    _variables, apply_fn = train_teacher(ResNet2D(features=4, blocks=1), x, y, epochs=2, batch_size=16)
     assert apply_fn(x).shape == (37, 1) and np.all(np.isfinite(apply_fn(x)))
     with pytest.raises(ValueError, match="y: expected 37"):
         train_teacher(MLP(), x, y[:5], epochs=1)

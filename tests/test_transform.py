@@ -272,7 +272,8 @@ def test_impls_agree_float32(mode):
         np.testing.assert_allclose(u, v, atol=1e-5, rtol=1e-5)
     ra = awd_jax.waverec(a, "sym4", mode, impl="fused")
     rb = awd_jax.waverec(a, "sym4", mode, impl="conv")
-    np.testing.assert_allclose(ra, rb, atol=1e-5, rtol=1e-5)
+    scale = max(float(jnp.abs(c).max()) for c in a)  # float32 cancellation relative to the largest input
+    np.testing.assert_allclose(ra, rb, atol=1e-6 * max(scale, 1.0), rtol=1e-5)
     a2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="fused")
     b2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="conv")
     for u, v in zip(_flat2(a2), _flat2(b2)):

@@ -2,4 +2,4 @@
 
 from awd_jax.data.simulation import detail_lengths, simulate, simulation_target
 
-__all__ = ["simulate", "simulation_target", "detail_lengths"]
+__all__ = ["detail_lengths", "simulate", "simulation_target"]

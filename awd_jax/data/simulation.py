@@ -16,8 +16,8 @@ first ``m`` samples of ``simulate(n)`` are the samples of ``simulate(m)`` for an
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +27,7 @@ from awd_jax.filters import WaveletLike, lowpass
 from awd_jax.modes import MODES
 from awd_jax.transform import dwt_coeff_len, wavedec
 
-__all__ = ["simulate", "simulation_target", "detail_lengths"]
+__all__ = ["detail_lengths", "simulate", "simulation_target"]
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
@@ -46,7 +46,7 @@ def _check_real(value: object, name: str, nonnegative: bool = False) -> float:
     return float(value)
 
 
-def detail_lengths(length: int, filter_len: int, level: int, mode: str = "zero") -> Tuple[int, ...]:
+def detail_lengths(length: int, filter_len: int, level: int, mode: str = "zero") -> tuple[int, ...]:
     """Lengths of ``(cD_1, ..., cD_level)`` (finest first) for a signal of ``length`` samples.
 
     For ``length=64``, ``filter_len=10``, ``level=4``, zero mode: ``(36, 22, 15, 12)``.
@@ -61,7 +61,7 @@ def detail_lengths(length: int, filter_len: int, level: int, mode: str = "zero")
 
 def _check_config(
     length: int, locations: Sequence[int], band: int, wavelet: WaveletLike, level: int, mode: str
-) -> Tuple[int, Tuple[int, ...], int, np.ndarray, int, str]:
+) -> tuple[int, tuple[int, ...], int, np.ndarray, int, str]:
     """Validate the transform settings; return them normalised (``h`` as NumPy)."""
     length = _check_int(length, "length", 1)
     level = _check_int(level, "level", 1)
@@ -117,7 +117,7 @@ def simulation_target(
     """
     x = jnp.asarray(x)
     if x.ndim < 1:
-        raise ValueError(f"x: expected signals of shape (..., length), got a scalar.")
+        raise ValueError("x: expected signals of shape (..., length), got a scalar.")
     scale = _check_real(scale, "scale")
     _, locs, band, h, level, mode = _check_config(x.shape[-1], locations, band, wavelet, level, mode)
     with warnings.catch_warnings():
@@ -140,7 +140,7 @@ def simulate(
     wavelet: WaveletLike = "db5",
     level: int = 4,
     mode: str = "zero",
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` samples of the simulation study (SPEC §7).
 
     Args:
