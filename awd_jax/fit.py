@@ -197,6 +197,16 @@ def _describe(obj: Any) -> str | None:
     return getattr(obj, "__qualname__", None) or type(obj).__name__
 
 
+@functools.lru_cache(maxsize=64)
+def _default_optimizer(learning_rate: float) -> optax.GradientTransformation:
+    """``optax.adam(learning_rate)``, one object per rate so compiled programs are reused."""
+    return optax.adam(learning_rate)
+
+
+#: one compiled epoch per static configuration, reused across ``fit`` calls
+_epoch_jit = jax.jit(_epoch, static_argnames=("cfg",))
+
+
 def make_config(
     teacher_fn, data, *, level, mode, interpretation_on, weights, method, target, dims, steps, optimizer,
     learning_rate, batch_size, epochs, shuffle, impl=DEFAULT_IMPL,
@@ -215,7 +225,7 @@ def make_config(
     if teacher_fn is not None:
         check_teacher(teacher_fn, (bs,) + tuple(data.shape[1:]), data.dtype, target)
     if optimizer is None:
-        optimizer = optax.adam(learning_rate)
+        optimizer = _default_optimizer(float(learning_rate))
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}.")
     return TrainConfig(
@@ -305,7 +315,7 @@ def fit(
         cfg, teacher_fn=teacher_fn, h0=h0, data=data, sparsity=sparsity, interpretation=interpretation,
         optimizer=optimizer, learning_rate=learning_rate, seed=seed,
     )
-    epoch_fn = jax.jit(functools.partial(_epoch, cfg=cfg))
+    epoch_fn = functools.partial(_epoch_jit, cfg=cfg)
     key = jax.random.PRNGKey(seed)
     lam = jnp.asarray(sparsity, data.dtype)
     gam = jnp.asarray(interpretation, data.dtype)

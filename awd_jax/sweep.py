@@ -134,6 +134,11 @@ def _cold(h0, data, key, lams, gams, cfg):
     return jax.vmap(one)(lams, gams)
 
 
+# compiled once per static configuration and reused across calls
+_warm_jit = jax.jit(_warm, static_argnames=("cfg_first", "cfg_rest"))
+_cold_jit = jax.jit(_cold, static_argnames=("cfg",))
+
+
 def sweep(
     h0: Any,
     teacher_fn: Callable[[jax.Array], jax.Array] | None,
@@ -189,8 +194,7 @@ def sweep(
         print(f"awd sweep: {n_lam} x {n_gam} cells, {epochs} epochs each, warm_start={warm_start} ...", flush=True)
     if warm_start:
         cfg_first = cfg_off if gams_np[0] == 0.0 else cfg_on
-        run = jax.jit(functools.partial(_warm, cfg_first=cfg_first, cfg_rest=cfg_on))
-        starts, finals, values, ok = run(h0, data, key, lams, gams)
+        starts, finals, values, ok = _warm_jit(h0, data, key, lams, gams, cfg_first=cfg_first, cfg_rest=cfg_on)
     else:
         zero = gams_np == 0.0
         parts = []
@@ -198,7 +202,7 @@ def sweep(
             if cols.size == 0:
                 continue
             li, gi = np.meshgrid(np.arange(n_lam), cols, indexing="ij")
-            out = jax.jit(functools.partial(_cold, cfg=cfg))(h0, data, key, lams[li.ravel()], gams[gi.ravel()])
+            out = _cold_jit(h0, data, key, lams[li.ravel()], gams[gi.ravel()], cfg=cfg)
             parts.append((li.ravel(), gi.ravel(), out))
         n = h0.shape[0]
         starts = np.zeros((n_lam, n_gam, n), h0.dtype)

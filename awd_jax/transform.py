@@ -15,7 +15,9 @@ Two implementations of the same arithmetic, chosen with ``impl``:
   it into one loop; fastest on CPU.
 * ``"conv"``: ``jax.lax.conv_general_dilated`` (stride-2 correlation for analysis,
   polyphase correlation for synthesis); maps onto cuDNN / TPU convolution units.
-* ``"auto"`` (default): ``"fused"`` on the CPU backend, ``"conv"`` elsewhere.
+* ``"auto"`` (default): ``"fused"`` on the CPU backend for filters of up to
+  :data:`FUSED_MAX_TAPS` taps, ``"conv"`` elsewhere (and for longer filters, whose
+  unrolled fused program takes XLA long to compile).
 
 Integer inputs are cast to JAX's default float dtype (as pywt casts to float);
 complex inputs are rejected. The computation runs in ``x``'s float dtype: float32
@@ -73,11 +75,16 @@ def dwt_max_level(length: int, filter_len: int) -> int:
     return pywt.dwt_max_level(length, filter_len)
 
 
-def _resolve_impl(impl: str) -> str:
+#: "auto" uses the fused filter bank on CPU up to this filter length; longer filters
+#: unroll into programs that take XLA long to compile, so they use convolutions.
+FUSED_MAX_TAPS = 24
+
+
+def _resolve_impl(impl: str, filter_len: int = 0) -> str:
     if impl not in IMPLS:
         raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}.")
     if impl == "auto":
-        return "fused" if jax.default_backend() == "cpu" else "conv"
+        return "fused" if jax.default_backend() == "cpu" and filter_len <= FUSED_MAX_TAPS else "conv"
     return impl
 
 
@@ -404,7 +411,8 @@ def dwt(x: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str
     axis = _norm_axis(axis, x.ndim)
     _check_length(x.shape[axis], axis)
     mode = check_mode(mode)
-    return _dwt_core(x, _filter_for(h, x.dtype), mode, (axis,), _resolve_impl(impl))
+    h = _filter_for(h, x.dtype)
+    return _dwt_core(x, h, mode, (axis,), _resolve_impl(impl, h.shape[0]))
 
 
 def idwt(cA: Any, cD: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str = "auto") -> jax.Array:
@@ -423,7 +431,7 @@ def idwt(cA: Any, cD: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *
     mode = check_mode(mode)
     h = _filter_for(h, dtype)
     _check_pair(ca.shape, cd.shape, (axis,), "cA/cD", allow_longer=False)
-    return _idwt_core(_cast(ca, dtype), _cast(cd, dtype), h, mode, (axis,), _resolve_impl(impl))
+    return _idwt_core(_cast(ca, dtype), _cast(cd, dtype), h, mode, (axis,), _resolve_impl(impl, h.shape[0]))
 
 
 def wavedec(
@@ -447,7 +455,7 @@ def wavedec(
     mode = check_mode(mode)
     h = _filter_for(h, x.dtype)
     level = _check_level(level, x.shape[axis], h.shape[0])
-    return _wavedec_core(x, h, level, mode, (axis,), _resolve_impl(impl))
+    return _wavedec_core(x, h, level, mode, (axis,), _resolve_impl(impl, h.shape[0]))
 
 
 def _prepare_coeffs_1d(coeffs: Sequence[Any], axis: int, n: int, mode: str) -> tuple[list[jax.Array], int]:
@@ -502,7 +510,7 @@ def waverec(
     n = lowpass(h).shape[0]
     arrays, axis = _prepare_coeffs_1d(coeffs, axis, n, mode)
     dtype = _common_dtype(arrays)
-    out = _waverec_core([_cast(a, dtype) for a in arrays], _filter_for(h, dtype), mode, (axis,), _resolve_impl(impl))
+    out = _waverec_core([_cast(a, dtype) for a in arrays], _filter_for(h, dtype), mode, (axis,), _resolve_impl(impl, n))
     return _crop(out, None if length is None else {axis: length}, "length")
 
 
@@ -534,7 +542,8 @@ def dwt2(
     for ax in axes:
         _check_length(x.shape[ax], ax)
     mode = check_mode(mode)
-    return _dwt_core(x, _filter_for(h, x.dtype), mode, axes, _resolve_impl(impl))
+    h = _filter_for(h, x.dtype)
+    return _dwt_core(x, h, mode, axes, _resolve_impl(impl, h.shape[0]))
 
 
 def _prepare_details_2d(details: Any, where: str) -> list[Optional[jax.Array]]:
@@ -558,7 +567,8 @@ def idwt2(
     mode = check_mode(mode)
     dtype = _common_dtype(bands)
     bands = [_cast(b, dtype) for b in bands]
-    return _idwt_core(bands[0], tuple(bands[1:]), _filter_for(h, dtype), mode, axes, _resolve_impl(impl))
+    h = _filter_for(h, dtype)
+    return _idwt_core(bands[0], tuple(bands[1:]), h, mode, axes, _resolve_impl(impl, h.shape[0]))
 
 
 def wavedec2(
@@ -581,7 +591,7 @@ def wavedec2(
     mode = check_mode(mode)
     h = _filter_for(h, x.dtype)
     level = _check_level(level, min(x.shape[ax] for ax in axes), h.shape[0])
-    return _wavedec_core(x, h, level, mode, axes, _resolve_impl(impl))
+    return _wavedec_core(x, h, level, mode, axes, _resolve_impl(impl, h.shape[0]))
 
 
 def waverec2(
@@ -637,7 +647,7 @@ def waverec2(
         filled.append(tuple(lv))
     dtype = _common_dtype([a] + [d for lv in filled for d in lv])
     arrays = [_cast(a, dtype)] + [tuple(_cast(d, dtype) for d in lv) for lv in filled]
-    out = _waverec_core(arrays, _filter_for(h, dtype), mode, axes, _resolve_impl(impl))
+    out = _waverec_core(arrays, _filter_for(h, dtype), mode, axes, _resolve_impl(impl, n))
     if shape is None:
         return out
     if len(tuple(shape)) != 2:

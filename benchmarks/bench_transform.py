@@ -127,7 +127,7 @@ def main(argv=None) -> dict:
         dtype="float32",
         device=str(jax.devices()[0]),
         backend=jax.default_backend(),
-        default_impl=awd_jax.transform._resolve_impl("auto"),
+        default_impl=awd_jax.transform._resolve_impl("auto", len(awd_jax.lowpass(args.wavelet))),
         cpu_count=os.cpu_count(),
         platform=platform.platform(),
         versions=dict(awd_jax=awd_jax.__version__, jax=jax.__version__, pywt=pywt.__version__, numpy=np.__version__),

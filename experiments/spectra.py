@@ -100,7 +100,7 @@ PRESETS: Dict[str, SpectraConfig] = {
         # SPEC §5 biology grid for λ; γ grid thinned from 20 to 10 points to fit an hour on 2 cores
         sparsity=(1e-4, 2.7e-4, 7.1e-4, 1.88e-3, 5e-3),
         interpretation=(0.0,) + tuple(float(v) for v in np.geomspace(1e-4, 10, 10)),
-        epochs=100,
+        epochs=50,
     ),
 }
 

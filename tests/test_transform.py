@@ -240,21 +240,28 @@ def test_matches_matlab_wavelet_toolbox_all(x64):
 @pytest.mark.parametrize("wavelet", ALL_WAVELETS)
 def test_all_orthogonal_wavelets_all_modes(x64, wavelet):
     n = pywt.Wavelet(wavelet).dec_len
-    for mode in MODES:
-        for length in (n - 1, n + 3, 2 * n + 1):
-            x = RNG.standard_normal((2, length))
-            ref = pywt.wavedec(x, wavelet, mode, level=2) if length > 1 else None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ref = pywt.wavedec(x, wavelet, mode, level=2)
-                ours = awd_jax.wavedec(x, wavelet, 2, mode)
-            _assert_coeffs(ours, ref, 1e-10)
-            _assert_coeffs([awd_jax.waverec(ref, wavelet, mode)], [pywt.waverec(ref, wavelet, mode)], 1e-10)
-        x2 = RNG.standard_normal((n + 3, n + 6))
+    x = RNG.standard_normal((2, 2 * n + 1))
+    for i, mode in enumerate(MODES):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _assert_coeffs(_flat2(awd_jax.wavedec2(x2, wavelet, 1, mode)), _flat2(pywt.wavedec2(x2, wavelet, mode, 1)),
-                           1e-10)
+            ref = pywt.wavedec(x, wavelet, mode, level=2)
+            ours = awd_jax.wavedec(x, wavelet, 2, mode)
+        _assert_coeffs(ours, ref, 1e-10)
+        _assert_coeffs([awd_jax.waverec(ref, wavelet, mode)], [pywt.waverec(ref, wavelet, mode)], 1e-10)
+    # 2D: one mode per wavelet, cycling through all of them over the list
+    mode = MODES[ALL_WAVELETS.index(wavelet) % len(MODES)]
+    x2 = RNG.standard_normal((n + 3, n + 6))
+    _assert_coeffs(_flat2(awd_jax.wavedec2(x2, wavelet, 1, mode)), _flat2(pywt.wavedec2(x2, wavelet, mode, 1)), 1e-10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wavelet", ["db20", "sym12", "coif8"])
+def test_long_filters_fused_matches_pywt(x64, wavelet):
+    x = RNG.standard_normal((2, 100))
+    ref = pywt.wavedec(x, wavelet, "symmetric", level=2)
+    _assert_coeffs(awd_jax.wavedec(x, wavelet, 2, "symmetric", impl="fused"), ref, 1e-10)
+    _assert_coeffs([awd_jax.waverec(ref, wavelet, "symmetric", impl="fused")],
+                   [pywt.waverec(ref, wavelet, "symmetric")], 1e-10)
 
 
 # ---------------------------------------------------------------------------
