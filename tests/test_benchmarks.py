@@ -27,3 +27,12 @@ def test_bench_transform_quick(tmp_path):
     assert ("wavedec2", "fused") in impls
     assert all(r["ms"] > 0 and r["speedup"] > 0 for r in saved["rows"])
     assert saved["device"] and saved["backend"]
+
+
+@pytest.mark.slow
+def test_bench_fit_quick(tmp_path):
+    out = tmp_path / "bench_fit.json"
+    _load("bench_fit").main(["--quick", "--out", str(out)])
+    with open(out) as f:
+        saved = json.load(f)
+    assert saved and os.path.getsize(out) > 0
