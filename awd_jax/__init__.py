@@ -1,5 +1,11 @@
-"""awd_jax: Adaptive Wavelet Distillation in JAX."""
+"""awd_jax: Adaptive Wavelet Distillation in JAX.
 
+Layers (modules import downward only): filters/modes → transform → penalties,
+attributions → objective → fit → sweep; analysis (wavefun, metrics, features, io) and
+plotting (``awd_jax.plotting``, needs matplotlib) sit beside them.
+"""
+
+# filters and transforms
 from awd_jax.filters import highpass, init_filter, lowpass, to_pywt
 from awd_jax.modes import MODES
 from awd_jax.transform import (
@@ -16,31 +22,18 @@ from awd_jax.transform import (
     waverec2,
 )
 
-__version__ = "0.1.0"
+# the AWD objective, training and sweeps
+from awd_jax.penalties import Penalties, penalties
+from awd_jax.attributions import METHODS, attributions
+from awd_jax.objective import LossTerms, Weights, awd_loss
+from awd_jax.fit import FitResult, fit
+from awd_jax.sweep import SweepResult, sweep
+from awd_jax.teachers import CNN1D, MLP, LSTMRegressor, ResNet2D, r2_score, train_teacher
 
-__all__ = [
-    "MODES",
-    "IMPLS",
-    "lowpass",
-    "highpass",
-    "init_filter",
-    "to_pywt",
-    "dwt",
-    "idwt",
-    "wavedec",
-    "waverec",
-    "dwt2",
-    "idwt2",
-    "wavedec2",
-    "waverec2",
-    "dwt_coeff_len",
-    "dwt_max_level",
-]
-
-# analysis: wavelet functions, metrics, features, result files (plotting: awd_jax.plotting)
-from awd_jax.wavefun import wavefun, wavelet_distance  # noqa: E402
-from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap  # noqa: E402
-from awd_jax.features import (  # noqa: E402
+# reading a learned wavelet: φ/ψ, distances, metrics, interpretable features, result files
+from awd_jax.wavefun import wavefun, wavelet_distance
+from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap
+from awd_jax.features import (
     Kernels,
     TemplateRegressor,
     WaveletFeatures,
@@ -52,54 +45,22 @@ from awd_jax.features import (  # noqa: E402
     roberts_cross,
     top_k_per_scale,
 )
-from awd_jax.io import load_result, save_result  # noqa: E402
+from awd_jax.io import load_result, save_result
 
-__all__ += [
-    "wavefun",
-    "wavelet_distance",
-    "compression_factor",
-    "compression_factor_for",
-    "r2",
-    "rmse",
-    "rmse_bootstrap",
-    "top_k_per_scale",
-    "Kernels",
-    "kernels_3x3",
-    "laplace_kernel",
-    "roberts_cross",
-    "filter_maps",
-    "peak_mask",
-    "peak_counts",
-    "TemplateRegressor",
-    "WaveletFeatures",
-    "save_result",
-    "load_result",
-]
+__version__ = "0.1.0"
 
-# objective, training and sweeps
-from awd_jax.attributions import METHODS, attributions  # noqa: E402
-from awd_jax.fit import FitResult, fit  # noqa: E402
-from awd_jax.objective import LossTerms, Weights, awd_loss  # noqa: E402
-from awd_jax.penalties import Penalties, penalties  # noqa: E402
-from awd_jax.sweep import SweepResult, sweep  # noqa: E402
-from awd_jax.teachers import CNN1D, MLP, LSTMRegressor, ResNet2D, r2_score, train_teacher  # noqa: E402
-
-__all__ += [
-    "METHODS",
-    "attributions",
-    "Penalties",
-    "penalties",
-    "Weights",
-    "LossTerms",
-    "awd_loss",
-    "FitResult",
-    "fit",
-    "SweepResult",
-    "sweep",
-    "MLP",
-    "LSTMRegressor",
-    "CNN1D",
-    "ResNet2D",
-    "train_teacher",
-    "r2_score",
+__all__ = [
+    # filters and transforms
+    "MODES", "IMPLS", "lowpass", "highpass", "init_filter", "to_pywt",
+    "dwt", "idwt", "wavedec", "waverec", "dwt2", "idwt2", "wavedec2", "waverec2",
+    "dwt_coeff_len", "dwt_max_level",
+    # objective, training, sweeps
+    "Penalties", "penalties", "METHODS", "attributions", "Weights", "LossTerms", "awd_loss",
+    "FitResult", "fit", "SweepResult", "sweep",
+    "MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher", "r2_score",
+    # analysis
+    "wavefun", "wavelet_distance", "compression_factor", "compression_factor_for", "r2", "rmse",
+    "rmse_bootstrap", "top_k_per_scale", "Kernels", "kernels_3x3", "laplace_kernel", "roberts_cross",
+    "filter_maps", "peak_mask", "peak_counts", "TemplateRegressor", "WaveletFeatures",
+    "save_result", "load_result",
 ]

@@ -388,6 +388,18 @@ def _next_approx_shape(d_shape: tuple[int, ...], axes: Sequence[int], n: int, mo
     return tuple(shape)
 
 
+def _prepare_analysis(x: Any, h: WaveletLike, mode: str, axes: tuple[int, ...], impl: str):
+    """Validate an analysis call: ``(x, h, mode, axes, impl)`` ready for the jitted cores.
+
+    ``axes`` are already normalised; each must hold at least one sample.
+    """
+    for ax in axes:
+        _check_length(x.shape[ax], ax)
+    mode = check_mode(mode)
+    h = _filter_for(h, x.dtype)
+    return x, h, mode, axes, _resolve_impl(impl, h.shape[0])
+
+
 # ---------------------------------------------------------------------------
 # public 1D API
 # ---------------------------------------------------------------------------
@@ -408,11 +420,7 @@ def dwt(x: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str
       samples along ``axis``.
     """
     x = _as_signal(x)
-    axis = _norm_axis(axis, x.ndim)
-    _check_length(x.shape[axis], axis)
-    mode = check_mode(mode)
-    h = _filter_for(h, x.dtype)
-    return _dwt_core(x, h, mode, (axis,), _resolve_impl(impl, h.shape[0]))
+    return _dwt_core(*_prepare_analysis(x, h, mode, (_norm_axis(axis, x.ndim),), impl))
 
 
 def idwt(cA: Any, cD: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str = "auto") -> jax.Array:
@@ -450,12 +458,9 @@ def wavedec(
       list of ``J + 1`` arrays.
     """
     x = _as_signal(x)
-    axis = _norm_axis(axis, x.ndim)
-    _check_length(x.shape[axis], axis)
-    mode = check_mode(mode)
-    h = _filter_for(h, x.dtype)
-    level = _check_level(level, x.shape[axis], h.shape[0])
-    return _wavedec_core(x, h, level, mode, (axis,), _resolve_impl(impl, h.shape[0]))
+    x, h, mode, axes, impl = _prepare_analysis(x, h, mode, (_norm_axis(axis, x.ndim),), impl)
+    level = _check_level(level, x.shape[axes[0]], h.shape[0])
+    return _wavedec_core(x, h, level, mode, axes, impl)
 
 
 def _prepare_coeffs_1d(coeffs: Sequence[Any], axis: int, n: int, mode: str) -> tuple[list[jax.Array], int]:
@@ -538,12 +543,7 @@ def dwt2(
     cD highpass on both.
     """
     x = _as_signal(x)
-    axes = _norm_axes(axes, x.ndim)
-    for ax in axes:
-        _check_length(x.shape[ax], ax)
-    mode = check_mode(mode)
-    h = _filter_for(h, x.dtype)
-    return _dwt_core(x, h, mode, axes, _resolve_impl(impl, h.shape[0]))
+    return _dwt_core(*_prepare_analysis(x, h, mode, _norm_axes(axes, x.ndim), impl))
 
 
 def _prepare_details_2d(details: Any, where: str) -> list[Optional[jax.Array]]:
@@ -585,13 +585,9 @@ def wavedec2(
     ``level=None`` is the smaller of ``pywt.dwt_max_level`` over the two axes.
     """
     x = _as_signal(x)
-    axes = _norm_axes(axes, x.ndim)
-    for ax in axes:
-        _check_length(x.shape[ax], ax)
-    mode = check_mode(mode)
-    h = _filter_for(h, x.dtype)
+    x, h, mode, axes, impl = _prepare_analysis(x, h, mode, _norm_axes(axes, x.ndim), impl)
     level = _check_level(level, min(x.shape[ax] for ax in axes), h.shape[0])
-    return _wavedec_core(x, h, level, mode, axes, _resolve_impl(impl, h.shape[0]))
+    return _wavedec_core(x, h, level, mode, axes, impl)
 
 
 def waverec2(

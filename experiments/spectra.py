@@ -193,6 +193,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     from awd_jax.metrics import compression_factor_for
     from awd_jax.sweep import sweep
     from awd_jax.teachers import r2_score
+    from awd_jax.wavefun import wavelet_distance
 
     for name in ("sparsity", "interpretation"):
         grid = list(getattr(config, name))
@@ -281,6 +282,8 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
         "compression": {"awd": compression["awd"], "db5": compression["db5"]},
         "compression_awd_no_interp": compression["awd_no_interp"],
         "cv_r2_train": cv_scores,
+        "wavelet_distance_to_db5": {k: float(wavelet_distance(jnp.asarray(filters[k]), BASE))
+                                    for k in ("awd", "awd_no_interp")},
         "cv_grid": cv.tolist(),
         "selected": {
             "awd": {"cell": list(cell_awd), "sparsity": float(result.sparsity[cell_awd[0]]),
@@ -342,6 +345,9 @@ def format_table(result: Dict[str, Any]) -> str:
                  f"(with features {tm['features_plus_linear']:.2e} s), teacher {tm['teacher']:.2e} s")
     lines.append(f"total wall time {result['seconds']:.1f} s (teachers {result['seconds_teachers']:.1f} s, "
                  f"sweep {result['seconds_sweep']:.1f} s), preset {result['preset']}, backend {result['backend']}")
+    if "wavelet_distance_to_db5" in result:
+        d = result["wavelet_distance_to_db5"]
+        lines.append(f"wavelet distance to db5: AWD {d['awd']:.3f}, AWD w/o interp. {d['awd_no_interp']:.3f}")
     lines.append("paper columns: Ha et al. 2021 Table 1 on clathrin tracks, not Tecator; not comparable one to one.")
     return "\n".join(lines)
 
@@ -463,7 +469,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[SpectraConfig, str
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="small run (default)")
-    g.add_argument("--full", dest="preset", action="store_const", const="full", help="the paper's biology grid and epochs")
+    g.add_argument("--full", dest="preset", action="store_const", const="full",
+                   help="the paper's biology grid and epochs")
     p.set_defaults(preset="quick")
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")

@@ -119,3 +119,18 @@ def test_quick_preset_end_to_end(tmp_path):
     assert saved["preset"] == "quick"
     for name in ("lensing_kernels.png", "lensing_activation.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_fast_histograms_equal_peak_counts():
+    import jax.numpy as jnp
+
+    from awd_jax import kernels_3x3, peak_counts, roberts_cross
+
+    exp = _load_experiment()
+    maps = _maps(6e-9, 30, seed=5)
+    for kernels in (kernels_3x3("db5"), {"roberts": roberts_cross}, {"raw": None}):
+        samples = exp.peak_samples(maps, kernels, batch=7)
+        edges = exp.bin_edges(samples, 1.0, 22, raw="raw" in kernels)
+        ours = exp.histograms(samples, edges, len(maps))
+        ref = np.asarray(peak_counts(jnp.asarray(maps), kernels, jnp.asarray(edges, jnp.float32)))
+        np.testing.assert_array_equal(ours, ref)
