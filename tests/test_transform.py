@@ -269,22 +269,30 @@ def test_long_filters_fused_matches_pywt(x64, wavelet):
 # ---------------------------------------------------------------------------
 
 
+def _assert_close32(u, v):
+    """float32 agreement; smooth extrapolation grows large values, so the absolute
+    tolerance scales with the largest magnitude (cancellation error)."""
+    scale = max(1.0, float(jnp.abs(v).max()))
+    np.testing.assert_allclose(u, v, atol=2e-6 * scale, rtol=1e-5)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_impls_agree_float32(mode):
     x = jnp.asarray(RNG.standard_normal((3, 5, 50)), jnp.float32)
     a = awd_jax.wavedec(x, "sym4", 3, mode, impl="fused")
     b = awd_jax.wavedec(x, "sym4", 3, mode, impl="conv")
-    for u, v in zip(a, b):  # smooth extrapolation grows large values: compare relatively too
+    for u, v in zip(a, b):
         assert u.dtype == v.dtype == jnp.float32
-        np.testing.assert_allclose(u, v, atol=1e-5, rtol=1e-5)
+        _assert_close32(u, v)
+    scale = max(float(jnp.abs(c).max()) for c in a)
     ra = awd_jax.waverec(a, "sym4", mode, impl="fused")
     rb = awd_jax.waverec(a, "sym4", mode, impl="conv")
-    scale = max(float(jnp.abs(c).max()) for c in a)  # float32 cancellation relative to the largest input
-    np.testing.assert_allclose(ra, rb, atol=1e-6 * max(scale, 1.0), rtol=1e-5)
+    np.testing.assert_allclose(ra, rb, atol=2e-6 * max(scale, 1.0), rtol=1e-5)
     a2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="fused")
     b2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="conv")
+    scale2 = max(float(jnp.abs(c).max()) for c in _flat2(b2))
     for u, v in zip(_flat2(a2), _flat2(b2)):
-        np.testing.assert_allclose(u, v, atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(u, v, atol=2e-6 * max(scale2, 1.0), rtol=1e-5)
 
 
 def test_dtypes():
