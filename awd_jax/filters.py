@@ -8,9 +8,8 @@ length ``N``; the highpass is never free, ``g[n] = (-1)**n * h[N-1-n]`` (= pywt'
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
-
 import functools
+from typing import Any, Optional, Union
 
 import jax
 import jax.numpy as jnp
