@@ -6,9 +6,13 @@ weights: throughput does not depend on training the teacher), λ = 0.1, γ = 1, 
 * fit: steps/s of one compiled epoch (``lax.scan`` over the minibatches) for several batch
   sizes, compile time reported separately;
 * sweep: the 5 × 21 simulation grid (SPEC §5) with warm start, ``--sweep-epochs`` epochs
-  per cell, as cell-epochs/s.
+  per cell, as cell-epochs/s;
+* reference: the original implementation's (``awave`` 0.1, PyTorch) training step in the same
+  setting, timed in the same run, and the ratio awd_jax steps/s ÷ reference steps/s. Needs
+  ``import torch, awave`` (the optional ``reference`` extra); skipped with ``--no-reference``,
+  recorded as ``"reference": null`` (with the reason) when unavailable.
 
-Usage: ``python benchmarks/bench_fit.py [--quick] [--out results/bench_fit.json]``.
+Usage: ``python benchmarks/bench_fit.py [--quick] [--no-reference] [--out results/bench_fit.json]``.
 ``--quick`` shrinks everything so the script runs in seconds (a smoke test, not a measurement).
 """
 
@@ -80,6 +84,121 @@ def bench_sweep(x, teacher_fn, *, level, lambdas, gammas, epochs, batch_size):
                 "wall_s": wall, "cell_epochs_per_s": cells * epochs / wall}
 
 
+CMF_PATCH_NOTE = (
+    "awave.losses._CMF_loss replaced in memory: awave 0.1 computes it with the removed torch.rfft-era API "
+    "(on current torch it silently returns a wrong complex value); the replacement is SPEC §3: "
+    "H = abs(torch.fft.fft(h))**2, 0.5*sum_{k<N/2}(H[k]+H[k+N/2]-2)**2")
+
+
+def reference_available():
+    """``(True, None)`` when ``torch`` and ``awave`` import, else ``(False, reason)``."""
+    try:
+        import awave  # noqa: F401
+        import torch  # noqa: F401
+        from awave.utils.train import Trainer  # noqa: F401
+    except Exception as e:  # noqa: BLE001 -- ImportError, or a broken install (any error means: not available)
+        return False, f"import torch, awave failed: {type(e).__name__}: {e}"
+    return True, None
+
+
+def _patch_awave_cmf():
+    """Replace ``awave.losses._CMF_loss`` (old torch FFT API) with SPEC §3's formula via torch.fft.fft."""
+    import awave.losses
+    import torch
+
+    if getattr(awave.losses._CMF_loss, "_awd_patched", False):
+        return
+
+    def _CMF_loss(w_transform):
+        h = w_transform.h0.reshape(-1)
+        n = h.numel()
+        assert n % 2 == 0, "length of lowpass filter should be even"
+        big_h = torch.abs(torch.fft.fft(h)) ** 2
+        return 0.5 * torch.sum((big_h[: n // 2] + big_h[n // 2:] - 2) ** 2)
+
+    _CMF_loss._awd_patched = True
+    awave.losses._CMF_loss = _CMF_loss  # Loss.__call__ looks the name up in the module at call time
+
+
+def reference_step_time(batch_size, x, *, level=4, lam=0.1, gam=1.0, teacher_seed=0, threads=2, warmup=3,
+                        blocks=5, block_s=2.0, max_steps_per_block=50, seed=0):
+    """Steady-state time of one training step of the original implementation (awave 0.1, PyTorch).
+
+    Same setting as :func:`bench_fit`: awave's ``DWT1d(wave='db5', mode='zero', J=level)`` with
+    the same initial filter as awd_jax (db5 + 0.3·N(0,1) from the same JAX key), a torch MLP
+    64→32→32→1 with the same weights as :func:`teacher`, TRIM with residuals + saliency on
+    output 0, ``Loss`` with the 5 filter-penalty weights 1, lamL1wave=λ, lamL1attr=γ, Adam lr 1e-3.
+    One step is the reference's own ``Trainer._train_iteration`` (zero_grad, transform, inverse,
+    attributions with create_graph, loss, backward, Adam step, ``loss.item()``). Batches are
+    pre-drawn from a shuffled copy of ``x`` (data loading is not timed). After ``warmup`` steps,
+    ``blocks`` blocks of k steps are timed (k chosen so a block takes about ``block_s``);
+    the median block gives ms/step.
+    """
+    import awave
+    import torch
+    from awave.utils.train import Trainer
+
+    _patch_awave_cmf()
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    length = x.shape[-1]
+
+    wt = awave.DWT1d(wave="db5", mode="zero", J=level)
+    h0 = np.array(awd.init_filter("db5", key=jax.random.PRNGKey(0), noise=0.3), dtype=np.float32)
+    with torch.no_grad():  # awave's h0 parameter is pywt's rec_lo, i.e. SPEC §1's h, like awd_jax's
+        wt.h0.copy_(torch.from_numpy(h0).reshape(1, 1, -1))
+
+    params = awd.MLP(features=(32, 32), out=1).init(jax.random.PRNGKey(teacher_seed), jnp.zeros((1, length)))
+    params = jax.tree_util.tree_map(np.array, params["params"])
+    layers = []
+    for i, name in enumerate(sorted(params, key=lambda k: int(k.split("_")[-1]))):
+        kernel, bias = params[name]["kernel"], params[name]["bias"]
+        lin = torch.nn.Linear(kernel.shape[0], kernel.shape[1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
+            lin.bias.copy_(torch.from_numpy(bias))
+        layers += [lin, torch.nn.ReLU()] if i < len(params) - 1 else [lin]
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), *layers).eval()
+    for p in mlp.parameters():
+        p.requires_grad_(False)
+
+    optimizer = torch.optim.Adam(wt.parameters(), lr=1e-3)
+    loss_f = awave.get_loss_f(lamlSum=1.0, lamhSum=1.0, lamL2norm=1.0, lamCMF=1.0, lamConv=1.0,
+                              lamL1wave=float(lam), lamL1attr=float(gam))
+    trainer = Trainer(mlp, wt, optimizer, loss_f, target=0, device="cpu", use_residuals=True,
+                      attr_methods="Saliency")
+    wt.train()
+
+    xt = torch.from_numpy(np.array(x, dtype=np.float32)).reshape(x.shape[0], 1, length)
+    xt = xt[torch.randperm(xt.shape[0])]
+    n_batches = max(1, xt.shape[0] // batch_size)
+    batches = [xt[i * batch_size:(i + 1) * batch_size] for i in range(n_batches)]
+    counter = [0]
+
+    def step():
+        b = batches[counter[0] % n_batches]
+        counter[0] += 1
+        return trainer._train_iteration(b)
+
+    loss = None
+    t_last = None
+    for _ in range(max(1, warmup)):
+        t0 = time.perf_counter()
+        loss = step()
+        t_last = time.perf_counter() - t0
+    k = int(max(1, min(max_steps_per_block, round(block_s / max(t_last, 1e-6)))))
+    block_ms = []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            loss = step()
+        block_ms.append(1e3 * (time.perf_counter() - t0) / k)
+    step_ms = float(np.median(block_ms))
+    return {"batch_size": int(batches[0].shape[0]), "step_ms": step_ms, "steps_per_s": 1e3 / step_ms,
+            "samples_per_s": 1e3 * batches[0].shape[0] / step_ms, "block_step_ms": block_ms,
+            "steps_per_block": k, "warmup_steps": max(1, warmup), "last_loss": float(loss)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny sizes: runs in seconds")
@@ -90,6 +209,10 @@ def main(argv=None):
     p.add_argument("--sweep-epochs", type=int, default=1)
     p.add_argument("--sweep-n", type=int, default=None, help="samples for the sweep (default n)")
     p.add_argument("--no-sweep", action="store_true")
+    p.add_argument("--no-reference", action="store_true", help="skip the original implementation's timing")
+    p.add_argument("--reference-threads", type=int, default=2, help="torch.set_num_threads for the reference (default 2; on a loaded machine 1 can be much faster)")
+    p.add_argument("--reference-batch-sizes", type=int, nargs="*", default=None,
+                   help="batch sizes timed for the reference (default: all of --batch-sizes)")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore", message="Level value of")
     n = args.n or (2000 if args.quick else 50000)
@@ -100,12 +223,50 @@ def main(argv=None):
     f = teacher(length)
     rows = []
     print(f"backend {jax.default_backend()} ({jax.devices()[0].device_kind}), n={n}, L={length}, J={level}")
-    print(f"{'batch':>7} {'steps/ep':>9} {'steps/s':>9} {'ms/step':>9} {'samples/s':>11} {'compile+1st (s)':>16}")
+    if args.no_reference:
+        ref_ok, ref_reason = False, "skipped (--no-reference)"
+    else:
+        ref_ok, ref_reason = reference_available()
+    ref_batch_sizes = set(batch_sizes if args.reference_batch_sizes is None else args.reference_batch_sizes)
+    ref_kw = ({"warmup": 1, "blocks": 2, "block_s": 0.2} if args.quick else {"warmup": 3, "blocks": 5, "block_s": 2.0})
+    if ref_ok:
+        print(f"reference: awave 0.1 on torch {__import__('torch').__version__}, {args.reference_threads} thread(s); "
+              f"NOTE {CMF_PATCH_NOTE}")
+    else:
+        print(f"reference: not measured ({ref_reason})")
+    print(f"{'batch':>7} {'steps/ep':>9} {'steps/s':>9} {'ms/step':>9} {'samples/s':>11} {'compile+1st (s)':>16}"
+          f" {'ref ms/step':>12} {'ratio':>8}")
+    ref_rows = []
     for bs in batch_sizes:
         r = bench_fit(x, f, bs, level=level, lam=0.1, gam=1.0, repeats=repeats)
+        rr = None
+        if ref_ok and bs in ref_batch_sizes:
+            rr = reference_step_time(bs, x, level=level, lam=0.1, gam=1.0, threads=args.reference_threads,
+                                     **ref_kw)
+            ref_rows.append(rr)
+        r["reference_step_ms"] = rr["step_ms"] if rr else None
+        # awd_jax steps/s ÷ reference steps/s (same batch size, same run)
+        r["ratio_vs_reference"] = r["steps_per_s"] / rr["steps_per_s"] if rr else None
         rows.append(r)
+        ref_txt = f" {rr['step_ms']:>12.2f} {r['ratio_vs_reference']:>7.1f}x" if rr else f" {'-':>12} {'-':>8}"
         print(f"{r['batch_size']:>7} {r['steps_per_epoch']:>9} {r['steps_per_s']:>9.1f} {r['step_ms']:>9.3f} "
-              f"{r['samples_per_s']:>11.0f} {r['compile_plus_first_epoch_s']:>16.1f}", flush=True)
+              f"{r['samples_per_s']:>11.0f} {r['compile_plus_first_epoch_s']:>16.1f}" + ref_txt, flush=True)
+    if ref_ok:
+        import torch
+        reference = {
+            "implementation": "awave 0.1 (original AWD code, PyTorch), Trainer._train_iteration",
+            "torch": torch.__version__, "threads": args.reference_threads, "monkeypatch": CMF_PATCH_NOTE,
+            "setting": "DWT1d('db5', mode='zero', J=4), same initial filter and MLP weights as awd_jax; TRIM with "
+                       "residuals, Saliency, target 0; Loss: 5 penalty weights 1, lamL1wave=0.1, lamL1attr=1; "
+                       "Adam lr 1e-3",
+            "timing": "steady state: warm-up steps, then the median of timed blocks of steps; batches pre-drawn "
+                      "from a shuffled copy of the data (DataLoader not timed); awd_jax is timed per compiled "
+                      "epoch (shuffling included), best of repeats",
+            "ratio": "awd_jax steps/s / reference steps/s at the same batch size",
+            "fit": ref_rows,
+        }
+    else:
+        reference = None
     sweep_row = None
     if not args.no_sweep:
         lams, gams = (SIM_LAMBDAS[:1], SIM_GAMMAS[:2]) if args.quick else (SIM_LAMBDAS, SIM_GAMMAS)
@@ -119,7 +280,8 @@ def main(argv=None):
                                "interpretation": 1.0, "method": "saliency", "quick": args.quick},
                   "device": {"backend": jax.default_backend(), "kind": jax.devices()[0].device_kind,
                               "platform": platform.platform(), "jax": jax.__version__},
-                  "fit": rows, "sweep": sweep_row}
+                  "fit": rows, "sweep": sweep_row, "reference": reference,
+                  "reference_reason": None if reference is not None else ref_reason}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=2)
