@@ -31,6 +31,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = [
+    "import_jax_cosmo",
     "LensingSpec",
     "convergence_cl",
     "ell_grid",
@@ -39,6 +40,32 @@ __all__ = [
     "lognormal_maps",
     "simulate_lensing",
 ]
+
+
+def import_jax_cosmo():
+    """Import ``jax_cosmo``, working around its use of ``pkg_resources``.
+
+    jax-cosmo 0.1.0 reads its version with ``pkg_resources``, which setuptools >= 81 no
+    longer ships. When that import is missing, a minimal stand-in module (backed by
+    ``importlib.metadata``) is registered first; nothing else of jax-cosmo uses it.
+
+    Raises:
+      ImportError: jax-cosmo is not installed (``pip install jax-cosmo``).
+    """
+    import importlib
+    import sys
+
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        import importlib.metadata as metadata
+        import types
+
+        stub = types.ModuleType("pkg_resources")
+        stub.DistributionNotFound = metadata.PackageNotFoundError
+        stub.get_distribution = lambda name: types.SimpleNamespace(version=metadata.version(name))
+        sys.modules.setdefault("pkg_resources", stub)
+    return importlib.import_module("jax_cosmo")
 
 
 @dataclass(frozen=True)
@@ -91,7 +118,8 @@ def convergence_cl(omega_m: Sequence[float], ell: np.ndarray, spec: LensingSpec 
     """
     import jax
     import jax.numpy as jnp
-    import jax_cosmo as jc
+
+    jc = import_jax_cosmo()
 
     ell = np.asarray(ell, np.float64)
     if ell.ndim != 1 or np.any(ell <= 0):
