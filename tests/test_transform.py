@@ -273,7 +273,7 @@ def _assert_close32(u, v):
     """float32 agreement; smooth extrapolation grows large values, so the absolute
     tolerance scales with the largest magnitude (cancellation error)."""
     scale = max(1.0, float(jnp.abs(v).max()))
-    np.testing.assert_allclose(u, v, atol=2e-6 * scale, rtol=1e-5)
+    np.testing.assert_allclose(u, v, atol=2e-5 * scale, rtol=1e-5)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -287,12 +287,12 @@ def test_impls_agree_float32(mode):
     scale = max(float(jnp.abs(c).max()) for c in a)
     ra = awd_jax.waverec(a, "sym4", mode, impl="fused")
     rb = awd_jax.waverec(a, "sym4", mode, impl="conv")
-    np.testing.assert_allclose(ra, rb, atol=2e-6 * max(scale, 1.0), rtol=1e-5)
+    np.testing.assert_allclose(ra, rb, atol=2e-5 * max(scale, 1.0), rtol=1e-5)
     a2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="fused")
     b2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="conv")
     scale2 = max(float(jnp.abs(c).max()) for c in _flat2(b2))
     for u, v in zip(_flat2(a2), _flat2(b2)):
-        np.testing.assert_allclose(u, v, atol=2e-6 * max(scale2, 1.0), rtol=1e-5)
+        np.testing.assert_allclose(u, v, atol=2e-5 * max(scale2, 1.0), rtol=1e-5)
 
 
 def test_dtypes():
