@@ -429,7 +429,8 @@ def idwt(cA: Any, cD: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *
     Returns ``2M - N + 2`` samples along ``axis`` (``2M`` for periodization), where M
     is the number of coefficients per band.
     """
-    ca, cd = _fill_none([None if cA is None else _as_signal(cA, "cA"), None if cD is None else _as_signal(cD, "cD")], "cA/cD")
+    bands = [None if c is None else _as_signal(c, name) for c, name in ((cA, "cA"), (cD, "cD"))]
+    ca, cd = _fill_none(bands, "cA/cD")
     if ca.shape != cd.shape:
         raise ValueError(
             f"cA/cD: expected approximation and detail of the same shape, got {tuple(ca.shape)} and {tuple(cd.shape)}."
