@@ -342,11 +342,8 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
 
 
-def parse_args(argv: Sequence[str] | None = None, *, with_cache_flag: bool = False):
-    """Command line → ``(config, out_dir)`` (plus ``use_cache`` with ``with_cache_flag``).
-
-    Flags override the chosen preset.
-    """
+def parse_args(argv: Sequence[str] | None = None):
+    """Command line → ``(config, out_dir)``; flags override the chosen preset."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="small run (default)")
@@ -365,59 +362,29 @@ def parse_args(argv: Sequence[str] | None = None, *, with_cache_flag: bool = Fal
                    help="comma-separated initial filters, e.g. db5+noise,sym5,coif2")
     p.add_argument("--seed", type=int, help="AWD shuffling seed")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")
-    p.add_argument("--no-compile-cache", dest="compile_cache", action="store_false",
-                   help="do not share compiled programs between the sweeps of this run")
     args = p.parse_args(argv)
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if k not in ("preset", "out", "compile_cache") and v is not None
+        if k not in ("preset", "out") and v is not None
     }
     config = dataclasses.replace(PRESETS[args.preset], **overrides)
     for name in ("sparsity", "interpretation"):
         grid = list(getattr(config, name))
         if not grid or grid != sorted(grid):
             p.error(f"--{name}: expected a non-empty ascending list (warm start walks up the grid)")
-    if with_cache_flag:
-        return config, args.out, args.compile_cache
     return config, args.out
-
-
-def enable_process_compile_cache() -> str | None:
-    """Point JAX's persistent compilation cache at a fresh temporary folder, unless one is set.
-
-    :func:`awd_jax.sweep.sweep` builds a new ``jax.jit`` per call, so each initial
-    filter would recompile the same program (about 30 s of a quick run's two minutes
-    on 2 CPU cores). With the cache, sweeps over filters of the same length (db5 + noise
-    and sym5, both N = 10) compile once. The folder is private to this process (removed
-    at exit), so timings of one run never depend on an earlier run. Process-global: call
-    it only from a script's entry point. Returns the folder, or ``None`` if the user had
-    already configured a cache (``JAX_COMPILATION_CACHE_DIR``), which is then left alone.
-    """
-    import atexit
-    import shutil
-    import tempfile
-
-    if jax.config.jax_compilation_cache_dir:
-        return None
-    folder = tempfile.mkdtemp(prefix="awd_simulation_jit_")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-    return folder
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Entry point: run, print the table, write JSON and figure; returns the result.
 
-    Enables a process-private JIT cache (see :func:`enable_process_compile_cache`);
-    ``--no-compile-cache`` turns that off.
+    The sweeps of the three initial filters share compiled programs through
+    ``awd_jax.sweep``'s per-configuration cache (no recompilation per filter).
     """
-    config, out_dir, cache = parse_args(argv, with_cache_flag=True)
+    config, out_dir = parse_args(argv)
     # J = 4 on 64 samples exceeds pywt.dwt_max_level(64, 10) = 2 on purpose (SPEC §7)
     warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
-    if cache:
-        enable_process_compile_cache()
     result = run(config, progress=True)
     json_path, png_path = save(result, out_dir)
     print()

@@ -32,7 +32,8 @@ def test_presets_and_cli_overrides():
     np.testing.assert_allclose(full.interpretation[1:], np.geomspace(1e-5, 50, 20))
     config, out = sim.parse_args([])
     assert config.preset == "quick" and out == "results"
-    assert sim.parse_args(["--no-compile-cache"], with_cache_flag=True)[2] is False
+    with pytest.raises(SystemExit):  # the process-wide JIT cache flag is gone: sweep reuses its programs
+        sim.parse_args(["--no-compile-cache"])
     config, out = sim.parse_args(["--full", "--n", "123", "--epochs", "2", "--out", "x", "--interpretation", "0,1"])
     assert (config.preset, config.n_train, config.epochs, config.interpretation, out) == ("full", 123, 2, (0.0, 1.0), "x")
     with pytest.raises(SystemExit):
@@ -59,7 +60,7 @@ def test_initial_filter_and_selection():
 
 @pytest.mark.slow
 def test_quick_preset_end_to_end(tmp_path):
-    # a subprocess: the script enables a process-wide JIT cache and is meant to be run as a command
+    # a subprocess: the script is meant to be run as a command
     script = os.path.join(ROOT, "experiments", "simulation.py")
     proc = subprocess.run(
         [sys.executable, script, "--quick", "--out", str(tmp_path)],

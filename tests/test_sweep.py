@@ -53,6 +53,12 @@ def test_warm_start_chain_structure_and_cells():
     np.testing.assert_allclose(res.h[2, 1], ref.h, atol=1e-6, rtol=0)
     with pytest.raises(IndexError):
         res.cell(3, 0)
+    # a second sweep (or fit) with the same static settings reuses the compiled program
+    sweep_mod, fit_mod = sys.modules["awd_jax.sweep"], sys.modules["awd_jax.fit"]
+    sizes = (sweep_mod._warm_jit._cache_size(), fit_mod._epoch_jit._cache_size())
+    sweep(init_filter("sym5"), None, x, sparsity=[0.2, 0.0, 0.1], interpretation=[0.0, 1.0], **KW)
+    fit(res.h0[2, 1] + 0.01, None, x, sparsity=0.2, interpretation=1.0, **KW)
+    assert (sweep_mod._warm_jit._cache_size(), fit_mod._epoch_jit._cache_size()) == sizes
 
 
 def test_cold_start_every_cell_from_h0():
