@@ -38,8 +38,6 @@ Writes ``<out>/lensing.json``, ``<out>/lensing_kernels.png`` and ``<out>/lensing
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -55,6 +53,7 @@ if __package__ in (None, ""):  # allow `python experiments/lensing.py` from anyw
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
+from experiments._cli import config_dict, floats, parse_config, preset_parser  # noqa: E402
 from awd_jax.data.lensing import LensingSpec, simulate_lensing  # noqa: E402
 from awd_jax.features import (  # noqa: E402
     TemplateRegressor,
@@ -387,7 +386,7 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
     kern_awd = kernels_3x3(jnp.asarray(filters["awd"]))
     return {
         "preset": config.preset,
-        "config": _config_dict(config),
+        "config": config_dict(config),
         "rmse": {k: float(rmse_out[k]) for k in METHODS},
         "rmse_std": {k: float(rmse_std[k]) for k in METHODS},
         "rmse_x100": {k: 100 * float(rmse_out[k]) for k in METHODS},
@@ -421,10 +420,6 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
         "backend": jax.default_backend(),
         "_plot": {"image": x_te[int(np.argmax(y_te))]},  # dropped before saving
     }
-
-
-def _config_dict(config: LensingConfig) -> Dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
 
 
 # ---------------------------------------------------------------------------
@@ -493,31 +488,17 @@ def save(result: Dict[str, Any], out_dir: str) -> Tuple[str, ...]:
 # ---------------------------------------------------------------------------
 
 
-def _floats(text: str) -> Tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[LensingConfig, str]:
     """Command line → ``(config, out_dir)``; flags override the chosen preset."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="small run (default)")
-    g.add_argument("--full", dest="preset", action="store_const", const="full", help="about an hour on 2 CPU cores")
-    p.set_defaults(preset="quick")
-    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p = preset_parser(__doc__, "about an hour on 2 CPU cores")
     p.add_argument("--n-train", type=int, dest="n_train", help="training maps")
     p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
     p.add_argument("--teacher-epochs", type=int, dest="teacher_epochs", help="ResNet epochs")
     p.add_argument("--awd-n", type=int, dest="awd_n", help="training maps used by AWD")
-    p.add_argument("--sparsity", type=_floats, help="comma-separated λ grid (ascending)")
-    p.add_argument("--interpretation", type=_floats, help="comma-separated γ grid (ascending, with 0)")
+    p.add_argument("--sparsity", type=floats, help="comma-separated λ grid (ascending)")
+    p.add_argument("--interpretation", type=floats, help="comma-separated γ grid (ascending, with 0)")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (val +1, test +2)")
-    args = p.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("preset", "out") and v is not None}
-    return dataclasses.replace(PRESETS[args.preset], **overrides), args.out
+    return parse_config(p, argv, PRESETS)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

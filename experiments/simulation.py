@@ -17,8 +17,6 @@ Writes ``<out>/simulation.json`` and ``<out>/simulation.png`` (default ``out = r
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import math
 import os
@@ -37,6 +35,7 @@ if __package__ in (None, ""):  # allow `python experiments/simulation.py` from a
 import jax
 import jax.numpy as jnp
 
+from experiments._cli import config_dict, floats, parse_config, preset_parser  # noqa: E402
 from awd_jax.data import simulate
 from awd_jax.filters import init_filter
 from awd_jax.wavefun import wavefun, wavelet_distance
@@ -253,7 +252,7 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
 
     return {
         "preset": config.preset,
-        "config": _config_dict(config),
+        "config": config_dict(config),
         "target": TARGET,
         "teacher_r2": teacher_r2,
         "teacher_seconds": teacher_seconds,
@@ -261,10 +260,6 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
         "backend": jax.default_backend(),
         "runs": runs,
     }
-
-
-def _config_dict(config: SimulationConfig) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
 
 
 # ---------------------------------------------------------------------------
@@ -335,45 +330,27 @@ def save(result: dict[str, Any], out_dir: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
-
-
 def parse_args(argv: Sequence[str] | None = None):
     """Command line → ``(config, out_dir)``; flags override the chosen preset."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="small run (default)")
-    g.add_argument("--full", dest="preset", action="store_const", const="full", help="the paper's setting")
-    p.set_defaults(preset="quick")
-    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p = preset_parser(__doc__, "the paper's setting")
     p.add_argument("--n", type=int, dest="n_train", help="training samples")
     p.add_argument("--n-test", type=int, dest="n_test", help="test samples")
     p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
     p.add_argument("--teacher-epochs", type=int, dest="teacher_epochs", help="teacher epochs")
     p.add_argument("--learning-rate", type=float, dest="learning_rate", help="AWD Adam learning rate")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="AWD minibatch size")
-    p.add_argument("--sparsity", type=_floats, help="comma-separated λ grid")
-    p.add_argument("--interpretation", type=_floats, help="comma-separated γ grid (ascending)")
+    p.add_argument("--sparsity", type=floats, help="comma-separated λ grid")
+    p.add_argument("--interpretation", type=floats, help="comma-separated γ grid (ascending)")
     p.add_argument("--inits", type=lambda s: tuple(v.strip() for v in s.split(",") if v.strip()),
                    help="comma-separated initial filters, e.g. db5+noise,sym5,coif2")
     p.add_argument("--seed", type=int, help="AWD shuffling seed")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")
-    args = p.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k not in ("preset", "out") and v is not None
-    }
-    config = dataclasses.replace(PRESETS[args.preset], **overrides)
+    config, out_dir = parse_config(p, argv, PRESETS)
     for name in ("sparsity", "interpretation"):
         grid = list(getattr(config, name))
         if not grid or grid != sorted(grid):
             p.error(f"--{name}: expected a non-empty ascending list (warm start walks up the grid)")
-    return config, args.out
+    return config, out_dir
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -31,8 +31,6 @@ Writes ``<out>/spectra.json``, ``<out>/spectra_wavelet.png`` and ``<out>/spectra
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -48,6 +46,7 @@ if __package__ in (None, ""):  # allow `python experiments/spectra.py` from anyw
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
+from experiments._cli import config_dict, floats, parse_config, preset_parser  # noqa: E402
 from awd_jax.data.tecator import Standardiser, load_tecator_split  # noqa: E402
 from awd_jax.features import top_k_per_scale  # noqa: E402
 from awd_jax.filters import lowpass  # noqa: E402
@@ -277,7 +276,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
 
     return {
         "preset": config.preset,
-        "config": _config_dict(config),
+        "config": config_dict(config),
         "r2": r2,
         "compression": {"awd": compression["awd"], "db5": compression["db5"]},
         "compression_awd_no_interp": compression["awd_no_interp"],
@@ -308,10 +307,6 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
         "backend": jax.default_backend(),
         "_plot": {"x_test": x_test[:3], "scaler": scaler},  # dropped before saving
     }
-
-
-def _config_dict(config: SpectraConfig) -> Dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
 
 
 # ---------------------------------------------------------------------------
@@ -457,31 +452,15 @@ def save(result: Dict[str, Any], out_dir: str) -> Tuple[str, ...]:
 # ---------------------------------------------------------------------------
 
 
-def _floats(text: str) -> Tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[SpectraConfig, str]:
     """Command line → ``(config, out_dir)``; flags override the chosen preset."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="small run (default)")
-    g.add_argument("--full", dest="preset", action="store_const", const="full",
-                   help="the paper's biology grid and epochs")
-    p.set_defaults(preset="quick")
-    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p = preset_parser(__doc__, "the paper's biology grid and epochs")
     p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
-    p.add_argument("--sparsity", type=_floats, help="comma-separated λ grid (ascending)")
-    p.add_argument("--interpretation", type=_floats, help="comma-separated γ grid (ascending, with 0)")
+    p.add_argument("--sparsity", type=floats, help="comma-separated λ grid (ascending)")
+    p.add_argument("--interpretation", type=floats, help="comma-separated γ grid (ascending, with 0)")
     p.add_argument("--seed", type=int, help="AWD shuffling seed")
     p.add_argument("--no-snv", dest="snv", action="store_const", const=False, help="skip per-spectrum SNV")
-    args = p.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("preset", "out") and v is not None}
-    config = dataclasses.replace(PRESETS[args.preset], **overrides)
-    return config, args.out
+    return parse_config(p, argv, PRESETS)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
