@@ -28,6 +28,8 @@ from awd_jax.attributions import METHODS, attributions
 from awd_jax.objective import LossTerms, Weights, awd_loss
 from awd_jax.fit import FitResult, fit
 from awd_jax.sweep import SweepResult, sweep
+from awd_jax.stream import chain_devices, split_cpu_into_devices
+from awd_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from awd_jax.teachers import CNN1D, MLP, LSTMRegressor, ResNet2D, r2_score, train_teacher
 
 # reading a learned wavelet: φ/ψ, distances, metrics, interpretable features, result files
@@ -57,6 +59,8 @@ __all__ = [
     # objective, training, sweeps
     "Penalties", "penalties", "METHODS", "attributions", "Weights", "LossTerms", "awd_loss",
     "FitResult", "fit", "SweepResult", "sweep",
+    # scale: devices and checkpoints
+    "split_cpu_into_devices", "chain_devices", "Checkpoint", "save_checkpoint", "load_checkpoint",
     "MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher", "r2_score",
     # analysis
     "wavefun", "wavelet_distance", "compression_factor", "compression_factor_for", "r2", "rmse",

@@ -33,9 +33,27 @@ from awd_jax.transform import wavedec, wavedec2, waverec, waverec2
 
 __all__ = ["DEFAULT_IMPL", "METHODS", "attributions", "check_teacher"]
 
-#: transform implementation used by the objective: the lax-convolution filter bank compiles
-#: an order of magnitude faster than "fused" under grad-of-grad, and runs faster too.
-DEFAULT_IMPL = "conv"
+#: transform implementation used by the objective; "auto" resolves with :func:`objective_impl`
+DEFAULT_IMPL = "auto"
+
+#: "auto" uses the dense-matrix filter bank when every transformed axis is at most this long
+MATRIX_AUTO_LEN = 256
+
+
+def objective_impl(impl: str, shape: Sequence[int], dims: int) -> str:
+    """The transform implementation the objective uses for data ``(B, ..., L)`` / ``(B, ..., H, W)``.
+
+    ``"auto"``: ``"matrix"`` (one GEMM per level and axis; the objective differentiates the
+    transforms twice, and on small signals the step is bound by the number of ops, which
+    this bank minimises: ~4x faster than ``"conv"`` for B=100, L=64, J=4 on CPU, and it
+    compiles fastest) when every transformed axis is at most :data:`MATRIX_AUTO_LEN`;
+    otherwise the transforms' own ``"auto"`` (``"fused"`` on CPU, ``"conv"`` elsewhere).
+    Any other value is returned as is.
+    """
+    if impl != "auto":
+        return impl
+    axes = tuple(shape)[-dims:]
+    return "matrix" if max(axes) <= MATRIX_AUTO_LEN else "auto"
 
 METHODS = ("saliency", "input_x_gradient", "integrated_gradients")
 
@@ -85,7 +103,9 @@ def check_teacher(teacher_fn: TeacherFn, x_shape: Sequence[int], dtype: Any, tar
         raise TypeError(f"teacher_fn: expected a callable x -> (B,) or (B, K), got {type(teacher_fn).__name__}.")
     out = jax.eval_shape(teacher_fn, jax.ShapeDtypeStruct(tuple(x_shape), dtype))
     if not hasattr(out, "shape"):
-        raise ValueError(f"teacher_fn: expected an array output of shape (B,) or (B, K), received {type(out).__name__}.")
+        raise ValueError(
+            f"teacher_fn: expected an array output of shape (B,) or (B, K), received {type(out).__name__}."
+        )
     _check_output(out.shape, x_shape[0], target)
 
 
@@ -177,8 +197,8 @@ def attributions(
       method: ``"saliency"``, ``"input_x_gradient"`` or ``"integrated_gradients"``.
       target: output column used when the teacher returns ``(B, K)``.
       dims: 1 or 2. steps: integrated-gradients points.
-      impl: transform implementation (see :mod:`awd_jax.transform`); default ``"conv"``,
-        which compiles ~10x faster than ``"fused"`` once differentiated twice.
+      impl: transform implementation (see :mod:`awd_jax.transform`); default ``"auto"``
+        (see :func:`objective_impl`).
 
     Returns:
       arrays with the structure and shapes of ``wavedec(x, h, level, mode)``
@@ -194,6 +214,7 @@ def attributions(
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.zeros(()).dtype)
     h = jnp.asarray(lowpass(h), x.dtype)
+    impl = objective_impl(impl, x.shape, dims)
     coeffs = wavedec(x, h, level, mode, impl=impl) if dims == 1 else wavedec2(x, h, level, mode, impl=impl)
     return attributions_from_coeffs(
         teacher_fn, x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -34,9 +35,24 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from awd_jax.attributions import DEFAULT_IMPL, check_dims, check_method, check_teacher
+from jax.sharding import Mesh
+
+from awd_jax.attributions import DEFAULT_IMPL, check_dims, check_method, check_teacher, objective_impl
+from awd_jax.checkpoint import Checkpoint, fingerprint_of, load_checkpoint, save_checkpoint
 from awd_jax.filters import lowpass
 from awd_jax.objective import LossTerms, Weights, as_weights, awd_loss
+from awd_jax.stream import (
+    HostData,
+    as_mesh,
+    batch_spec,
+    batches_per_chunk,
+    chunks,
+    epoch_batches,
+    host_data,
+    mesh_size,
+    replicate,
+    wants_stream,
+)
 
 __all__ = ["TERM_NAMES", "FitResult", "TrainState", "fit"]
 
@@ -76,7 +92,8 @@ def _init_state(h0: jax.Array, cfg: TrainConfig) -> TrainState:
 def _loss(h, x, mask, lam, gam, cfg: TrainConfig):
     return awd_loss(
         h, x, cfg.teacher_fn, level=cfg.level, mode=cfg.mode, sparsity=lam, interpretation=gam,
-        weights=cfg.weights, method=cfg.method, target=cfg.target, dims=cfg.dims, steps=cfg.steps, impl=cfg.impl, mask=mask,
+        weights=cfg.weights, method=cfg.method, target=cfg.target, dims=cfg.dims, steps=cfg.steps, impl=cfg.impl,
+        mask=mask,
     )
 
 
@@ -114,6 +131,103 @@ def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, 
         body = lambda s, i: _step(s, jnp.take(data, i, axis=0), None, lam, gam, cfg)
         state, values = jax.lax.scan(body, state, perm.reshape(n_batches, bs))
     return state, jnp.mean(values, axis=0)
+
+
+def _per_epoch(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` as the key of per-epoch programs, which do not depend on the epoch count
+    (so ``fit(epochs=3)`` and ``fit(epochs=6)`` share one compiled epoch)."""
+    return cfg._replace(epochs=0)
+
+
+def _run_chunk(state: TrainState, xs: jax.Array, masks: jax.Array | None, valid: jax.Array, lam, gam, cfg: TrainConfig):
+    """Steps over host-provided batches ``xs (k, B, ...)``, masks ``(k, B)`` or None; batches
+    with ``valid[i] = False`` (fill of a short last chunk) are computed and discarded.
+
+    Returns the state and each batch's pre-step terms ``(k, 9)``.
+    """
+    def body(s, inp):
+        x, m, v = inp
+        new, values = _step(s, x, m, lam, gam, cfg)
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(v, a, b), new, s), values
+
+    return jax.lax.scan(body, state, (xs, masks, valid))
+
+
+#: streamed steps, one chain / vmapped over chains (state, λ, γ batched; data shared)
+_run_chunk_jit = jax.jit(_run_chunk, static_argnames=("cfg",))
+def _run_chunk_chains(state, xs, masks, valid, lam, gam, cfg: TrainConfig):
+    return jax.vmap(lambda s, lm, gm: _run_chunk(s, xs, masks, valid, lm, gm, cfg))(state, lam, gam)
+
+
+_run_chunk_chains_jit = jax.jit(_run_chunk_chains, static_argnames=("cfg",))
+
+
+@functools.partial(jax.jit, static_argnames=("n",))
+def _permutation(key: jax.Array, epoch, n: int) -> jax.Array:
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
+def _stream_epoch(state, src: HostData, key, epoch: int, lam, gam, cfg: TrainConfig, plan: StreamPlan, chains=False):
+    """One epoch over host data: the batches of :func:`_epoch` (same permutation, same
+    padding), moved to the device(s) ``plan.per_chunk`` batches at a time.
+
+    Returns the state and the mean terms ``(9,)`` (``(C, 9)`` with ``chains``).
+    """
+    perm = np.asarray(_permutation(key, epoch, src.n)) if cfg.shuffle else np.arange(src.n)
+    idx, masks = epoch_batches(perm, cfg.batch_size)
+    runner = _run_chunk_chains_jit if chains else _run_chunk_jit
+    parts = []
+    for chunk in chunks(src, idx, masks, plan.per_chunk, sharding=plan.sharding, check_finite=plan.check_finite):
+        state, values = runner(state, chunk.xs, chunk.masks, chunk.valid, lam, gam, cfg=_per_epoch(cfg))
+        parts.append(values[..., : chunk.n_valid, :])
+    return state, jnp.mean(jnp.concatenate(parts, axis=-2), axis=-2)
+
+
+def _stream_train(h0, src: HostData, key, lam, gam, cfg: TrainConfig, plan: StreamPlan, chains=False):
+    """:func:`_train` for host data (Python loop over epochs); same outputs.
+
+    With ``chains``, ``h0 (C, N)``, ``lam (C,)`` and ``gam (C,)`` run as one vmapped program.
+    """
+    init = jax.vmap(lambda h: _init_state(h, cfg)) if chains else (lambda h: _init_state(h, cfg))
+    state = plan.place(init(h0))
+    values, oks = [], []
+    for epoch in range(cfg.epochs):
+        first = plan._replace(check_finite=plan.check_finite and epoch == 0)
+        state, v = _stream_epoch(state, src, key, epoch, lam, gam, cfg, first, chains)
+        values.append(v)
+        oks.append(state.ok)
+    if not values:
+        shape = (h0.shape[0], 0) if chains else (0,)
+        return state, jnp.zeros(shape + (len(TERM_NAMES),), h0.dtype), jnp.zeros(shape, bool)
+    return state, jnp.stack(values, axis=-2), jnp.stack(oks, axis=-1)
+
+
+class StreamPlan(NamedTuple):
+    """How host data reach the device(s): batches per transfer, their sharding, finiteness check."""
+
+    per_chunk: int
+    sharding: Any  # NamedSharding of (k, B, ...) or None (default device)
+    check_finite: bool = True
+
+    def place(self, tree):
+        """Replicate ``tree`` over the mesh (no-op on the default device)."""
+        if self.sharding is None:
+            return tree
+        return replicate(tree, self.sharding.mesh)
+
+
+def make_plan(src: HostData, cfg: TrainConfig, mesh, chunk_size) -> StreamPlan:
+    """Validate ``chunk_size`` and the batch/device split; build the :class:`StreamPlan`."""
+    k = mesh_size(mesh)
+    if cfg.batch_size % k:
+        raise ValueError(
+            f"batch_size: expected a multiple of the number of devices ({k}) so every device gets an equal "
+            f"shard, got {cfg.batch_size}."
+        )
+    n_batches = -(-src.n // cfg.batch_size)
+    sample_bytes = int(np.prod(src.sample_shape, dtype=np.int64)) * src.dtype.itemsize
+    per_chunk = batches_per_chunk(chunk_size, cfg.batch_size, n_batches, sample_bytes)
+    return StreamPlan(per_chunk, None if mesh is None else batch_spec(mesh, leading=1))
 
 
 def _train(h0: jax.Array, data: jax.Array, key: jax.Array, lam, gam, cfg: TrainConfig):
@@ -230,11 +344,13 @@ def make_config(
         raise TypeError(f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}.")
     return TrainConfig(
         teacher_fn if interpretation_on else None, int(level), mode, as_weights(weights), method, int(target),
-        int(dims), int(steps), optimizer, bs, int(epochs), bool(shuffle), impl,
+        int(dims), int(steps), optimizer, bs, int(epochs), bool(shuffle), objective_impl(impl, data.shape, dims),
     )
 
 
-def config_dict(cfg: TrainConfig, *, teacher_fn, h0, data, sparsity, interpretation, optimizer, learning_rate, seed) -> dict:
+def config_dict(
+    cfg: TrainConfig, *, teacher_fn, h0, data, sparsity, interpretation, optimizer, learning_rate, seed
+) -> dict:
     """JSON-serialisable description of a run."""
     return {
         "level": cfg.level, "mode": cfg.mode, "sparsity": float(sparsity), "interpretation": float(interpretation),
@@ -275,13 +391,20 @@ def fit(
     progress: bool = True,
     callback: Callable[[int, np.ndarray, dict], bool | None] | None = None,
     impl: str = DEFAULT_IMPL,
+    devices: Sequence[jax.Device] | Mesh | None = None,
+    stream: bool | None = None,
+    chunk_size: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
 ) -> FitResult:
     """Learn a wavelet filter by minimising :func:`awd_jax.awd_loss` over ``data``.
 
     Args:
       h0: initial filter (name, ``pywt.Wavelet`` or ``(N,)`` array).
       teacher_fn: ``x (B, ...) -> (B,)``/``(B, K)``, or ``None`` (no interpretation term).
-      data: ``(n, ..., L)`` (``dims=1``) or ``(n, ..., H, W)`` (``dims=2``); finite.
+      data: ``(n, ..., L)`` (``dims=1``) or ``(n, ..., H, W)`` (``dims=2``); finite. An
+        array (JAX or NumPy), a NumPy memmap, or any object with ``__len__`` and
+        ``__getitem__`` returning one sample (see ``stream``).
       level, mode, sparsity (λ), interpretation (γ), weights, method, target, dims, steps:
         as :func:`awd_jax.awd_loss`. With ``interpretation == 0`` the attributions are
         not computed (the history records 0 for that term).
@@ -294,16 +417,35 @@ def fit(
       progress: tqdm bar over epochs showing the epoch loss.
       callback: ``callback(epoch, h, epoch_terms)`` after each epoch (``h`` a NumPy
         ``(N,)``, ``epoch_terms`` a dict of floats); returning ``True`` stops training.
+      impl: transform implementation of the objective.
+      devices: ``None`` (the default device), a sequence of JAX devices or a
+        ``jax.sharding.Mesh``: each batch is split over the devices along the batch axis
+        (``batch_size`` must be a multiple of their number); filter and optimiser state are
+        replicated. The result equals the single-device run up to float rounding.
+      stream: keep ``data`` on the host and move it to the device(s) in prefetched chunks
+        (``None``: automatic — memmaps, sample sequences, NumPy arrays over
+        :data:`awd_jax.stream.STREAM_AUTO_BYTES`, and whenever ``devices`` is given). Same
+        batches as in memory, so the same result for the same seed.
+      chunk_size: samples per host→device transfer when streaming (default: 64 MiB worth).
+      checkpoint_dir: folder for an atomic checkpoint (filter, optimiser state, RNG key,
+        history, epoch) written every ``checkpoint_every`` epochs and at the end. A folder
+        that already holds a checkpoint of the same configuration resumes from it (so
+        ``epochs=3`` then ``epochs=6`` on one folder equals one ``epochs=6`` run); a corrupt
+        or mismatched checkpoint raises ``ValueError``.
+      checkpoint_every: epochs between checkpoints.
 
     Returns:
       :class:`FitResult`.
 
     Raises:
       ValueError/TypeError: bad ``data`` (dims, NaN), teacher output shape, ``target``,
-        ``method``, ``batch_size``, ``epochs``, ``optimizer``.
+        ``method``, ``batch_size``, ``epochs``, ``optimizer``, ``devices``, ``chunk_size``,
+        checkpoint.
     """
     dims = check_dims(dims)
-    data = check_data(data, dims)
+    mesh = as_mesh(devices)
+    streamed = wants_stream(data, stream, mesh)
+    data = host_data(data, dims) if streamed else check_data(data, dims)
     h0 = prepare_h0(h0, data.dtype)
     interp_on = teacher_fn is not None and float(interpretation) != 0.0
     cfg = make_config(
@@ -315,23 +457,57 @@ def fit(
         cfg, teacher_fn=teacher_fn, h0=h0, data=data, sparsity=sparsity, interpretation=interpretation,
         optimizer=optimizer, learning_rate=learning_rate, seed=seed,
     )
-    epoch_fn = functools.partial(_epoch_jit, cfg=cfg)
+    plan = make_plan(data, cfg, mesh, chunk_size) if streamed else None
+    bad_every = not isinstance(checkpoint_every, (int, np.integer)) or isinstance(checkpoint_every, bool)
+    if checkpoint_dir is not None and (bad_every or checkpoint_every < 1):
+        raise ValueError(f"checkpoint_every: expected a positive int (epochs), got {checkpoint_every!r}.")
     key = jax.random.PRNGKey(seed)
     lam = jnp.asarray(sparsity, data.dtype)
     gam = jnp.asarray(interpretation, data.dtype)
     state = _init_state(h0, cfg)
     rows: list[np.ndarray] = []
-    diverged = False
+    start = 0
+    fingerprint = fingerprint_of(config) if checkpoint_dir is not None else None
+    if checkpoint_dir is not None:
+        ckpt = load_checkpoint(checkpoint_dir, opt_state_template=state.opt_state, fingerprint=fingerprint)
+        if ckpt is not None:
+            if ckpt.epoch > cfg.epochs:
+                raise ValueError(
+                    f"epochs: the checkpoint in {checkpoint_dir} already holds {ckpt.epoch} epochs, more than "
+                    f"the {cfg.epochs} requested; ask for at least {ckpt.epoch} epochs or use another checkpoint_dir."
+                )
+            cast = lambda a, like: jnp.asarray(a, like.dtype)
+            state = TrainState(
+                cast(ckpt.h, h0), jax.tree_util.tree_map(cast, ckpt.opt_state, state.opt_state), jnp.asarray(ckpt.ok)
+            )
+            rows = [np.asarray(r) for r in ckpt.history]
+            start = ckpt.epoch
+    if plan is not None:
+        state = plan.place(state)
+    epoch_fn = functools.partial(_epoch_jit, cfg=_per_epoch(cfg))
+    diverged = not bool(state.ok)
     bar = None
-    epochs_iter = range(cfg.epochs)
+    epochs_iter = range(start, cfg.epochs) if not diverged else range(0)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(epochs_iter, desc="awd fit", leave=False)
+        bar = tqdm(epochs_iter, desc="awd fit", leave=False, initial=start, total=cfg.epochs)
         epochs_iter = bar
+
+    def save(epoch_done: int) -> None:
+        table = np.stack(rows) if rows else np.zeros((0, len(TERM_NAMES)), np.asarray(h0).dtype)
+        save_checkpoint(checkpoint_dir, Checkpoint(
+            epoch_done, np.asarray(state.h), jax.tree_util.tree_map(np.asarray, state.opt_state),
+            np.asarray(key), table, bool(state.ok), fingerprint,
+        ))
+
     try:
         for epoch in epochs_iter:
-            state, values = epoch_fn(state, data, key, epoch, lam, gam)
+            if plan is None:
+                state, values = epoch_fn(state, data, key, epoch, lam, gam)
+            else:
+                first = plan._replace(check_finite=epoch == 0)
+                state, values = _stream_epoch(state, data, key, epoch, lam, gam, cfg, first)
             values = np.asarray(values)
             rows.append(values)
             if bar is not None:
@@ -345,11 +521,14 @@ def fit(
                     RuntimeWarning,
                     stacklevel=2,
                 )
-                break
-            if callback is not None:
+            stop = diverged
+            if not stop and callback is not None:
                 terms = {k: float(v) for k, v in zip(TERM_NAMES, values)}
-                if callback(epoch, np.asarray(state.h), terms) is True:
-                    break
+                stop = callback(epoch, np.asarray(state.h), terms) is True
+            if checkpoint_dir is not None and (stop or (epoch + 1) % checkpoint_every == 0 or epoch + 1 == cfg.epochs):
+                save(epoch + 1)
+            if stop:
+                break
     finally:
         if bar is not None:
             bar.close()

@@ -20,6 +20,7 @@ from awd_jax.attributions import (
     attributions_from_coeffs,
     check_dims,
     check_method,
+    objective_impl,
 )
 from awd_jax.filters import lowpass
 from awd_jax.penalties import penalties
@@ -111,7 +112,7 @@ def awd_loss(
       weights: penalty weights (:class:`Weights`, dict or ``None`` for all ones).
       method, target, steps: attribution settings (see :func:`awd_jax.attributions`).
       dims: 1 (signals) or 2 (images).
-      impl: transform implementation (default ``"conv"``, see :data:`awd_jax.attributions.DEFAULT_IMPL`).
+      impl: transform implementation (default ``"auto"``, see :func:`awd_jax.attributions.objective_impl`).
       mask: optional ``(B,)`` 0/1 sample weights; masked-out samples contribute nothing and
         ``B`` becomes ``Σ mask`` (exact padding of a short final batch; samples must not
         interact in the teacher, as SPEC §4 already assumes).
@@ -135,6 +136,7 @@ def awd_loss(
         if mask.shape != (x.shape[0],):
             raise ValueError(f"mask: expected shape ({x.shape[0]},), got {tuple(mask.shape)}.")
         batch = jnp.sum(mask)
+    impl = objective_impl(impl, x.shape, dims)
     if dims == 1:
         coeffs = wavedec(x, h, level, mode, impl=impl)
         x_hat = waverec(coeffs, h, mode, -1, length=x.shape[-1], impl=impl)

@@ -28,19 +28,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from awd_jax.attributions import DEFAULT_IMPL, check_dims
 from awd_jax.fit import (
     TERM_NAMES,
     FitResult,
+    _stream_train,
     _train,
     check_data,
     config_dict,
     epochs_run_from_ok,
     make_config,
+    make_plan,
     prepare_h0,
 )
 from awd_jax.objective import Weights
+from awd_jax.stream import as_mesh, batch_spec, host_data, replicated, wants_stream
 
 __all__ = ["SweepResult", "sweep"]
 
@@ -101,7 +105,30 @@ def _grid(values: float | Sequence[float], name: str) -> np.ndarray:
     return np.sort(arr)
 
 
-def _warm(h0, data, key, lams, gams, cfg_first, cfg_rest):
+def _pad_chains(tree, multiple: int):
+    """Pad the leading (chain) axis of every leaf to a multiple of ``multiple`` with copies of the last chain."""
+    def pad(a):
+        extra = -a.shape[0] % multiple
+        return a if not extra else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
+
+    return jax.tree_util.tree_map(pad, tree)
+
+
+def _spread(tree, chain_sharding):
+    """Constrain the leading (chain) axis of every leaf to ``chain_sharding`` (no-op for None)."""
+    if chain_sharding is None:
+        return tree
+    return jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, chain_sharding), tree)
+
+
+def _vmap_chains(fn, args, n_dev: int, chain_sharding):
+    """``vmap(fn)(*args)`` with the chains padded to a multiple of ``n_dev`` and spread over the devices."""
+    n = jax.tree_util.tree_leaves(args)[0].shape[0]
+    out = jax.vmap(fn)(*_spread(_pad_chains(args, n_dev), chain_sharding))
+    return jax.tree_util.tree_map(lambda a: a[:n], out)
+
+
+def _warm(h0, data, key, lams, gams, cfg_first, cfg_rest, chain_sharding=None):
     """Warm-start grid: returns stacked (h_start, h_final, values, ok), each ``(n_λ, n_γ, ...)``."""
     train_first = functools.partial(_train, cfg=cfg_first)
     train_rest = functools.partial(_train, cfg=cfg_rest)
@@ -121,22 +148,51 @@ def _warm(h0, data, key, lams, gams, cfg_first, cfg_rest):
 
         return jax.lax.scan(along_gam, h, gams[1:])[1]
 
-    rest = jax.vmap(chain)(first[1], lams)  # each (n_λ, n_γ - 1, ...)
+    n_dev = 1 if chain_sharding is None else chain_sharding.mesh.devices.size
+    rest = _vmap_chains(chain, (first[1], lams), n_dev, chain_sharding)  # each (n_λ, n_γ - 1, ...)
     return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[:, None], b], axis=1), first, rest)
 
 
-def _cold(h0, data, key, lams, gams, cfg):
+def _cold(h0, data, key, lams, gams, cfg, chain_sharding=None):
     """Every cell from ``h0``: one vmap over the flattened cells of ``lams × gams`` (1-D each)."""
     def one(lam, gam):
         state, values, ok = _train(h0, data, key, lam, gam, cfg)
         return h0, state.h, values, ok
 
-    return jax.vmap(one)(lams, gams)
+    n_dev = 1 if chain_sharding is None else chain_sharding.mesh.devices.size
+    return _vmap_chains(one, (lams, gams), n_dev, chain_sharding)
+
+
+def _warm_streamed(h0, src, key, lams, gams, cfg_first, cfg_rest, plan):
+    """:func:`_warm` for host data: the λ walk, then every λ chain vmapped over γ, epoch by epoch."""
+    starts, finals, values, oks = [], [], [], []
+    h = h0
+    for lam in lams:
+        state, v, ok = _stream_train(h, src, key, lam, gams[0], cfg_first, plan)
+        starts.append(h)
+        finals.append(state.h)
+        values.append(v)
+        oks.append(ok)
+        h = state.h
+    cols = [tuple(jnp.stack(a) for a in (starts, finals, values, oks))]
+    hs = cols[0][1]
+    for gam in gams[1:]:
+        state, v, ok = _stream_train(hs, src, key, lams, jnp.full_like(lams, gam), cfg_rest, plan, chains=True)
+        cols.append((hs, state.h, v, ok))
+        hs = state.h
+    return tuple(jnp.stack([c[i] for c in cols], axis=1) for i in range(4))
+
+
+def _cold_streamed(h0, src, key, lams, gams, cfg, plan):
+    """:func:`_cold` for host data: all cells as vmapped chains over one stream."""
+    h0s = jnp.broadcast_to(h0, (lams.shape[0],) + h0.shape)
+    state, values, ok = _stream_train(h0s, src, key, lams, gams, cfg, plan, chains=True)
+    return h0s, state.h, values, ok
 
 
 # compiled once per static configuration and reused across calls
-_warm_jit = jax.jit(_warm, static_argnames=("cfg_first", "cfg_rest"))
-_cold_jit = jax.jit(_cold, static_argnames=("cfg",))
+_warm_jit = jax.jit(_warm, static_argnames=("cfg_first", "cfg_rest", "chain_sharding"))
+_cold_jit = jax.jit(_cold, static_argnames=("cfg", "chain_sharding"))
 
 
 def sweep(
@@ -162,6 +218,9 @@ def sweep(
     shuffle: bool = True,
     progress: bool = True,
     impl: str = DEFAULT_IMPL,
+    devices: Sequence[jax.Device] | Mesh | None = None,
+    stream: bool | None = None,
+    chunk_size: int | None = None,
 ) -> SweepResult:
     """Train one filter per ``(λ, γ)`` cell; the keyword arguments are :func:`awd_jax.fit`'s.
 
@@ -169,18 +228,26 @@ def sweep(
       h0: starting filter of the first cell (every cell when ``warm_start=False``).
       sparsity: λ values; interpretation: γ values (both sorted ascending).
       warm_start: chain the cells as in SPEC §5 (see the module docstring).
+      devices: with in-memory data, the independent chains (λ values; every cell when
+        ``warm_start=False``) are spread over these devices, the data replicated; with
+        streamed data each batch is split over them as in ``fit``.
+      stream, chunk_size: as :func:`awd_jax.fit` (with ``devices`` given, in-memory data
+        stay in memory unless ``stream=True``).
 
     Returns:
       :class:`SweepResult`; ``result.cell(i, j)`` equals ``fit(result.h0[i, j], ...,
       sparsity=λ_i, interpretation=γ_j, seed=seed)`` up to float rounding.
     """
     dims = check_dims(dims)
-    data = check_data(data, dims)
+    mesh = as_mesh(devices)
+    streamed = wants_stream(data, stream, None)
+    data = host_data(data, dims) if streamed else check_data(data, dims)
     h0 = prepare_h0(h0, data.dtype)
     lams_np = _grid(sparsity, "sparsity")
     gams_np = _grid(interpretation, "interpretation")
     common = {
-        "level": level, "mode": mode, "weights": weights, "method": method, "target": target, "dims": dims, "steps": steps,
+        "level": level, "mode": mode, "weights": weights, "method": method, "target": target, "dims": dims,
+        "steps": steps,
         "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
         "shuffle": shuffle, "impl": impl,
     }
@@ -192,9 +259,19 @@ def sweep(
     n_lam, n_gam = lams_np.size, gams_np.size
     if progress:
         print(f"awd sweep: {n_lam} x {n_gam} cells, {epochs} epochs each, warm_start={warm_start} ...", flush=True)
+    plan = make_plan(data, cfg_on, mesh, chunk_size) if streamed else None
+    chain_sharding = None
+    if mesh is not None and not streamed:
+        chain_sharding = batch_spec(mesh)
+        data = jax.device_put(data, replicated(mesh))
     if warm_start:
         cfg_first = cfg_off if gams_np[0] == 0.0 else cfg_on
-        starts, finals, values, ok = _warm_jit(h0, data, key, lams, gams, cfg_first=cfg_first, cfg_rest=cfg_on)
+        if streamed:
+            starts, finals, values, ok = _warm_streamed(h0, data, key, lams, gams, cfg_first, cfg_on, plan)
+        else:
+            starts, finals, values, ok = _warm_jit(
+                h0, data, key, lams, gams, cfg_first=cfg_first, cfg_rest=cfg_on, chain_sharding=chain_sharding
+            )
     else:
         zero = gams_np == 0.0
         parts = []
@@ -202,7 +279,11 @@ def sweep(
             if cols.size == 0:
                 continue
             li, gi = np.meshgrid(np.arange(n_lam), cols, indexing="ij")
-            out = _cold_jit(h0, data, key, lams[li.ravel()], gams[gi.ravel()], cfg=cfg)
+            cell_lams, cell_gams = lams[li.ravel()], gams[gi.ravel()]
+            if streamed:
+                out = _cold_streamed(h0, data, key, cell_lams, cell_gams, cfg, plan)
+            else:
+                out = _cold_jit(h0, data, key, cell_lams, cell_gams, cfg=cfg, chain_sharding=chain_sharding)
             parts.append((li.ravel(), gi.ravel(), out))
         n = h0.shape[0]
         starts = np.zeros((n_lam, n_gam, n), h0.dtype)

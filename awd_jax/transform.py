@@ -9,12 +9,20 @@ modes. The filter ``h`` is an ordinary (traceable) argument: ``jit``, ``vmap``,
 ``grad`` and ``grad`` of ``grad`` work with respect to ``h`` and ``x``. Shapes come
 from static shapes only.
 
-Two implementations of the same arithmetic, chosen with ``impl``:
+Three implementations of the same arithmetic, chosen with ``impl``:
 
 * ``"fused"``: the sum over the ``N`` taps of strided slices times the tap. XLA fuses
   it into one loop; fastest on CPU.
 * ``"conv"``: ``jax.lax.conv_general_dilated`` (stride-2 correlation for analysis,
   polyphase correlation for synthesis); maps onto cuDNN / TPU convolution units.
+* ``"matrix"``: each level is one dense matrix product along the axis. A level is
+  linear in ``h`` for fixed input, so its ``(2M, L)`` analysis matrix (``(L_out, 2M)``
+  synthesis matrix) is ``tensordot(h, S)`` with a constant tensor ``S`` of shape
+  ``(N, 2M, L)``: pywt's responses to unit signals under one-hot filters, computed
+  once per (length, filter length, mode) in float64 NumPy and cached. Few, large ops:
+  suited to short signals (the AWD objective's small batches, differentiated twice),
+  where the other banks spend their time in many tiny ops. ``S`` grows as ``N·L²``,
+  so axes longer than :data:`MATRIX_MAX_LEN` are refused (use ``"fused"``/``"conv"``).
 * ``"auto"`` (default): ``"fused"`` on the CPU backend for filters of up to
   :data:`FUSED_MAX_TAPS` taps, ``"conv"`` elsewhere (and for longer filters, whose
   unrolled fused program takes XLA long to compile).
@@ -52,7 +60,7 @@ __all__ = [
     "dwt_max_level",
 ]
 
-IMPLS = ("auto", "fused", "conv")
+IMPLS = ("auto", "fused", "conv", "matrix")
 
 Coeffs1D = list  # [cA_J, cD_J, ..., cD_1]
 Coeffs2D = list  # [cA_J, (cH_J, cV_J, cD_J), ..., (cH_1, cV_1, cD_1)]
@@ -78,6 +86,10 @@ def dwt_max_level(length: int, filter_len: int) -> int:
 #: "auto" uses the fused filter bank on CPU up to this filter length; longer filters
 #: unroll into programs that take XLA long to compile, so they use convolutions.
 FUSED_MAX_TAPS = 24
+
+#: ``impl="matrix"`` refuses axes longer than this (its constant tensor holds
+#: ``N · L · 2M ≈ N·L²`` entries per level and is embedded in the compiled program).
+MATRIX_MAX_LEN = 1024
 
 
 def _resolve_impl(impl: str, filter_len: int = 0) -> str:
@@ -215,6 +227,80 @@ def _correlate(x: jax.Array, kernels: jax.Array, out_len: int, axis: int, stride
     return outs
 
 
+# --- impl="matrix": every level as one matrix product -------------------------------
+
+
+def _check_matrix_len(length: int, axis: int) -> None:
+    if length > MATRIX_MAX_LEN:
+        raise ValueError(
+            f"impl: 'matrix' builds a dense (length x length) matrix per level and supports at most "
+            f"MATRIX_MAX_LEN={MATRIX_MAX_LEN} samples along the transformed axis, got {length} along "
+            f"axis {axis}; use impl='fused' or impl='conv' for long signals."
+        )
+
+
+def _one_hot_bank(t: int, n: int) -> pywt.Wavelet:
+    """pywt filter bank of the one-hot lowpass ``h = e_t`` (and its tied highpass)."""
+    h = np.zeros(n)
+    h[t] = 1.0
+    g = highpass(h)
+    return pywt.Wavelet(f"one_hot_{t}", filter_bank=(h[::-1], g[::-1], h, g))
+
+
+@functools.lru_cache(maxsize=128)
+def _analysis_tensor(length: int, n: int, mode: str) -> np.ndarray:
+    """Constant ``S`` ``(N, 2M, L)``: ``[cA; cD] = tensordot(h, S) @ x`` for one analysis level.
+
+    Column ``i`` of ``S[t]`` is pywt's (= every bank's) response to the unit signal
+    ``e_i`` with the one-hot filter ``e_t``: plain float64 NumPy, also when called
+    inside a trace. The entries are small integers (sums of extension weights).
+    """
+    eye = np.eye(length)
+    s = np.stack([np.concatenate(pywt.dwt(eye, _one_hot_bank(t, n), mode, axis=0), axis=0) for t in range(n)])
+    s.setflags(write=False)
+    return s
+
+
+@functools.lru_cache(maxsize=128)
+def _synthesis_tensor(m: int, n: int, mode: str) -> np.ndarray:
+    """Constant ``T`` ``(N, L_out, 2M)``: ``x = tensordot(h, T) @ [cA; cD]`` for one synthesis level."""
+    ca = np.eye(m, 2 * m)  # cA = [I | 0] and cD = [0 | I]: column j is the unit input j
+    cd = np.roll(ca, m, axis=1)
+    t = np.stack([pywt.idwt(ca, cd, _one_hot_bank(t, n), mode, axis=0) for t in range(n)])
+    t.setflags(write=False)
+    return t
+
+
+_TENSORS = {"analysis": _analysis_tensor, "synthesis": _synthesis_tensor}
+
+
+@functools.lru_cache(maxsize=128)
+def _flat_tensor(kind: str, size: int, n: int, mode: str, dtype: np.dtype) -> np.ndarray:
+    """The constant tensor flattened to ``(N, rows * cols)`` in the computation's dtype."""
+    tensor = _TENSORS[kind](size, n, mode)
+    flat = tensor.reshape(n, -1).astype(dtype)
+    flat.setflags(write=False)
+    return flat
+
+
+def _bank_matrix(h: jax.Array, kind: str, size: int, mode: str) -> jax.Array:
+    """``tensordot(h, S)``: one level's ``(rows, cols)`` matrix for filter ``h`` (``size``: L or M)."""
+    n = h.shape[0]
+    flat = _flat_tensor(kind, size, n, mode, np.dtype(h.dtype))
+    rows_cols = _TENSORS[kind](size, n, mode).shape[1:]
+    return jnp.dot(h, flat, precision=jax.lax.Precision.HIGHEST).reshape(rows_cols)
+
+
+def _apply_matrix(x: jax.Array, mat: jax.Array, axis: int) -> jax.Array:
+    """``mat @ x`` along ``axis``: ``(..., cols, ...)`` → ``(..., rows, ...)``."""
+    highest = jax.lax.Precision.HIGHEST
+    if axis == 0:  # mat @ x: the rows land where the axis was
+        return jax.lax.dot_general(mat, x, (((1,), (0,)), ((), ())), precision=highest)
+    # x @ mat.T: the rows come last; moved back only for inner axes
+    y = jax.lax.dot_general(x, mat, (((axis,), (1,)), ((), ())), precision=highest)
+    return y if axis == x.ndim - 1 else jnp.moveaxis(y, -1, axis)
+
+
 def _analysis(x: jax.Array, h: jax.Array, mode: str, axis: int, impl: str) -> tuple[jax.Array, jax.Array]:
     """One analysis level along ``axis``: ``(cA, cD)``, each ``dwt_coeff_len`` long.
 
@@ -230,6 +316,10 @@ def _analysis(x: jax.Array, h: jax.Array, mode: str, axis: int, impl: str) -> tu
             f"(a level's input may shrink to 1 sample for short filters; use a lower level)."
         )
     m = dwt_coeff_len(length, n, mode)
+    if impl == "matrix":
+        _check_matrix_len(length, axis)
+        lo_hi = _apply_matrix(x, _bank_matrix(h, "analysis", length, mode), axis)
+        return _slice(lo_hi, 0, m, axis), _slice(lo_hi, m, 2 * m, axis)
     if mode == "periodization":
         left = right = n // 2 - 1
     else:
@@ -264,6 +354,10 @@ def _synthesis(ca: jax.Array, cd: jax.Array, h: jax.Array, mode: str, axis: int,
                 f"length {n}; expected at least {half}."
             )
         parity, starts = [0, 1], [q, q]
+    if impl == "matrix":
+        _check_matrix_len(2 * count, axis)
+        both = jnp.concatenate([ca, cd], axis=axis)
+        return _apply_matrix(both, _bank_matrix(h, "synthesis", m, mode), axis)
     # one correlation window covering both phases: x_r[p] = sum_i K[r, :, i] c[base + p + i]
     base = min(starts) - q
     width = max(starts) - min(starts) + half
@@ -405,7 +499,9 @@ def _prepare_analysis(x: Any, h: WaveletLike, mode: str, axes: tuple[int, ...], 
 # ---------------------------------------------------------------------------
 
 
-def dwt(x: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str = "auto") -> tuple[jax.Array, jax.Array]:
+def dwt(
+    x: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str = "auto"
+) -> tuple[jax.Array, jax.Array]:
     """Single-level 1D DWT, equal to ``pywt.dwt(x, to_pywt(h), mode, axis)``.
 
     Args:
@@ -413,7 +509,7 @@ def dwt(x: Any, h: WaveletLike, mode: str = "zero", axis: int = -1, *, impl: str
       h: lowpass filter: pywt name, ``pywt.Wavelet`` or ``(N,)`` array (N even).
       mode: one of the nine pywt modes (``awd_jax.MODES``).
       axis: axis to transform.
-      impl: ``"auto"``, ``"fused"`` or ``"conv"``.
+      impl: ``"auto"``, ``"fused"``, ``"conv"`` or ``"matrix"`` (see the module docstring).
 
     Returns:
       ``(cA, cD)``, each with ``floor((L+N-1)/2)`` (``ceil(L/2)`` for periodization)

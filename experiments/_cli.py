@@ -6,6 +6,10 @@ import argparse
 import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
+from awd_jax.stream import chain_devices, split_cpu_into_devices
+
+__all__ = ["chain_devices", "config_dict", "floats", "parse_config", "preset_parser", "split_cpu_into_devices"]
+
 
 def floats(text: str) -> tuple[float, ...]:
     """``"0,1e-3,0.1"`` → ``(0.0, 0.001, 0.1)`` for grid options."""
@@ -36,3 +40,4 @@ def parse_config(p: argparse.ArgumentParser, argv: Optional[Sequence[str]], pres
     args = p.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("preset", "out") and v is not None}
     return dataclasses.replace(presets[args.preset], **overrides), args.out
+

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # allow `python experiments/simulation.py` from a
 import jax
 import jax.numpy as jnp
 
-from experiments._cli import config_dict, floats, parse_config, preset_parser  # noqa: E402
+from experiments._cli import chain_devices, config_dict, floats, parse_config, preset_parser, split_cpu_into_devices  # noqa: E402,E501
 from awd_jax.data import simulate
 from awd_jax.filters import init_filter
 from awd_jax.wavefun import wavefun, wavelet_distance
@@ -225,6 +225,7 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
             epochs=config.epochs,
             seed=config.seed,
             progress=False,
+            devices=chain_devices(),
         )
         h_grid = np.asarray(result.h)
         dists = distance_grid(h_grid, TARGET, config.distance_level)
@@ -269,7 +270,8 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     """The printed summary: one row per initial filter, then teacher R² and wall time."""
-    head = f"{'initial filter':<16}{'d(psi_init, db5)':>18}{'d(psi_AWD, db5)':>18}{'lambda':>10}{'gamma':>11}{'seconds':>9}"
+    head = (f"{'initial filter':<16}{'d(psi_init, db5)':>18}{'d(psi_AWD, db5)':>18}{'lambda':>10}{'gamma':>11}"
+            f"{'seconds':>9}")
     lines = [head, "-" * len(head)]
     for r in result["runs"]:
         lines.append(
@@ -371,4 +373,5 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    split_cpu_into_devices()
     main()

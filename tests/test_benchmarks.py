@@ -36,3 +36,34 @@ def test_bench_fit_quick(tmp_path):
     with open(out) as f:
         saved = json.load(f)
     assert saved and os.path.getsize(out) > 0
+
+
+@pytest.mark.slow
+def test_bench_scale_quick(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCH_DIR, "bench_scale.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(tmp_path / "bench_scale.json") as f:
+        saved = json.load(f)
+    for key in ("device", "backend", "device_count", "jax_version", "throughput", "scaling", "scaling_info"):
+        assert key in saved
+    assert saved["throughput"], "no throughput case ran"
+    for row in saved["throughput"]:
+        assert "error" not in row, row.get("error")
+        for key in ("dims", "shape", "batch_size", "level", "steps_per_s", "ms_per_step", "samples_per_s",
+                    "compile_s", "peak_memory_bytes", "memory_kind"):
+            assert key in row
+        assert row["ms_per_step"] > 0 and row["peak_memory_bytes"] > 0
+        assert row["memory_kind"] in ("device_peak_bytes_in_use", "process_peak_rss")
+    if saved["scaling_info"]["skipped"] is None:  # fit(devices=) exists
+        counts = [r["devices"] for r in saved["scaling"] if r["path"] == "sharded"]
+        assert counts[0] == 1 and len(counts) >= 2  # forced host devices on a CPU: at least k = 1, 2
+        for row in saved["scaling"]:
+            for key in ("devices", "batch_size", "ms_per_step", "samples_per_s", "speedup_vs_1", "max_abs_diff_vs_1"):
+                assert key in row
+            assert row["max_abs_diff_vs_1"] < 1e-4

@@ -44,7 +44,8 @@ def test_noiseless_matches_pywt_exactly():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"length": 100, "wavelet": "sym4", "level": 3, "band": 2, "locations": (0, 5), "scale": -1.5, "mode": "periodization"},
+        {"length": 100, "wavelet": "sym4", "level": 3, "band": 2, "locations": (0, 5), "scale": -1.5,
+         "mode": "periodization"},
         {"length": 37, "wavelet": "haar", "level": 2, "band": 1, "locations": (18,), "scale": 1.0, "mode": "symmetric"},
         {"length": 64, "wavelet": "coif2", "level": 4, "band": 4, "locations": (1, 2, 3), "scale": 3.0, "mode": "zero"},
     ],

@@ -35,7 +35,8 @@ def test_presets_and_cli_overrides():
     with pytest.raises(SystemExit):  # the process-wide JIT cache flag is gone: sweep reuses its programs
         sim.parse_args(["--no-compile-cache"])
     config, out = sim.parse_args(["--full", "--n", "123", "--epochs", "2", "--out", "x", "--interpretation", "0,1"])
-    assert (config.preset, config.n_train, config.epochs, config.interpretation, out) == ("full", 123, 2, (0.0, 1.0), "x")
+    got = (config.preset, config.n_train, config.epochs, config.interpretation, out)
+    assert got == ("full", 123, 2, (0.0, 1.0), "x")
     with pytest.raises(SystemExit):
         sim.parse_args(["--quick", "--full"])
 

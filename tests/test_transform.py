@@ -13,7 +13,7 @@ import awd_jax
 from awd_jax import transform as T
 
 MODES = awd_jax.MODES
-IMPLS = ("fused", "conv")
+IMPLS = ("fused", "conv", "matrix")
 FAST_WAVELETS = ("haar", "db2", "db5", "sym4", "coif2")
 ALL_WAVELETS = tuple(f"db{i}" for i in range(1, 21)) + tuple(f"sym{i}" for i in range(2, 21)) + tuple(
     f"coif{i}" for i in range(1, 18))
@@ -46,8 +46,10 @@ def _pywt_or_none(fn, *args, **kwargs):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("wavelet,lengths,impl", [("db2", (1, 2, 3, 9), "fused"), ("db5", (3, 10, 17), "conv"),
-                                                  ("db5", (4, 9, 40), "fused")])
+@pytest.mark.parametrize("wavelet,lengths,impl", [
+    ("db2", (1, 2, 3, 9), "fused"), ("db5", (3, 10, 17), "conv"), ("db5", (4, 9, 40), "fused"),
+    ("db2", (1, 9), "matrix"), pytest.param("db5", (3, 4, 10, 17, 40), "matrix", marks=pytest.mark.slow),
+])
 def test_dwt_idwt_match_pywt(x64, wavelet, lengths, impl, mode):
     for length in lengths:
         x = RNG.standard_normal((2, length))
@@ -75,14 +77,15 @@ def test_idwt_none_means_zeros(x64, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("wavelet,cases", [
-    ("haar", ((33, None),)),
-    ("db5", ((40, 4),)),
-    pytest.param("db5", ((64, 1), (101, 7), (7, 3)), marks=pytest.mark.slow),
-    pytest.param("sym4", ((33, None),), marks=pytest.mark.slow),
-    pytest.param("coif2", ((40, 2),), marks=pytest.mark.slow),
+@pytest.mark.parametrize("wavelet,cases,impl", [
+    ("haar", ((33, None),), "auto"),
+    ("db5", ((40, 4),), "auto"),
+    pytest.param("db5", ((64, 1), (101, 7), (7, 3)), "auto", marks=pytest.mark.slow),
+    pytest.param("sym4", ((33, None),), "auto", marks=pytest.mark.slow),
+    pytest.param("coif2", ((40, 2),), "auto", marks=pytest.mark.slow),
+    pytest.param("db5", ((64, 4), (7, 3)), "matrix", marks=pytest.mark.slow),
 ])
-def test_wavedec_waverec_match_pywt(x64, wavelet, cases, mode):
+def test_wavedec_waverec_match_pywt(x64, wavelet, cases, impl, mode):
     for length, level in cases:
         x = RNG.standard_normal((3, length))
         ref = _pywt_or_none(pywt.wavedec, x, wavelet, mode, level=level)
@@ -90,9 +93,9 @@ def test_wavedec_waverec_match_pywt(x64, wavelet, cases, mode):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ours = awd_jax.wavedec(x, wavelet, level, mode)
+            ours = awd_jax.wavedec(x, wavelet, level, mode, impl=impl)
         _assert_coeffs(ours, ref, 1e-11)
-        _assert_coeffs([awd_jax.waverec(ref, wavelet, mode)], [pywt.waverec(ref, wavelet, mode)], 1e-11)
+        _assert_coeffs([awd_jax.waverec(ref, wavelet, mode, impl=impl)], [pywt.waverec(ref, wavelet, mode)], 1e-11)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -144,12 +147,13 @@ def _check_perfect_reconstruction(mode, length):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("wavelet,cases", [
-    ("db3", (((1, 3, 20, 11), 3),)),
-    pytest.param("haar", (((2, 9, 13), None),), marks=pytest.mark.slow),
-    pytest.param("db5", (((17, 24), 2),), marks=pytest.mark.slow),
+@pytest.mark.parametrize("wavelet,cases,impl", [
+    ("db3", (((1, 3, 20, 11), 3),), "auto"),
+    pytest.param("haar", (((2, 9, 13), None),), "auto", marks=pytest.mark.slow),
+    pytest.param("db5", (((17, 24), 2),), "auto", marks=pytest.mark.slow),
+    pytest.param("db3", (((1, 3, 20, 11), 3),), "matrix", marks=pytest.mark.slow),
 ])
-def test_wavedec2_waverec2_match_pywt(x64, wavelet, cases, mode):
+def test_wavedec2_waverec2_match_pywt(x64, wavelet, cases, impl, mode):
     for shape, level in cases:
         x = RNG.standard_normal(shape)
         ref = _pywt_or_none(pywt.wavedec2, x, wavelet, mode, level=level)
@@ -157,13 +161,14 @@ def test_wavedec2_waverec2_match_pywt(x64, wavelet, cases, mode):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ours = awd_jax.wavedec2(x, wavelet, level, mode)
+            ours = awd_jax.wavedec2(x, wavelet, level, mode, impl=impl)
         assert len(ours) == len(ref) and all(len(o) == 3 for o in ours[1:])
         _assert_coeffs(_flat2(ours), _flat2(ref), 1e-11)
-        _assert_coeffs([awd_jax.waverec2(ref, wavelet, mode)], [pywt.waverec2(ref, wavelet, mode)], 1e-11)
+        _assert_coeffs([awd_jax.waverec2(ref, wavelet, mode, impl=impl)], [pywt.waverec2(ref, wavelet, mode)], 1e-11)
 
 
-@pytest.mark.parametrize("impl,mode", [("fused", "zero"), ("conv", "periodization"), ("fused", "antireflect")])
+@pytest.mark.parametrize("impl,mode", [("fused", "zero"), ("conv", "periodization"), ("fused", "antireflect"),
+                                       ("matrix", "smooth")])
 def test_dwt2_idwt2_axes_match_pywt(x64, impl, mode):
     x = RNG.standard_normal((7, 3, 12))
     for axes in ((-2, -1), (0, 2), (2, 0)):
@@ -276,20 +281,25 @@ def _assert_close32(u, v):
     np.testing.assert_allclose(u, v, atol=2e-5 * scale, rtol=1e-5)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_impls_agree_float32(mode):
+# "fused" is the reference; "matrix" runs fast in a few modes (every mode in -m slow)
+_MATRIX_FAST_MODES = ("smooth", "periodization")
+
+
+@pytest.mark.parametrize("impl,mode", [("conv", m) for m in MODES] + [
+    pytest.param("matrix", m, marks=() if m in _MATRIX_FAST_MODES else pytest.mark.slow) for m in MODES])
+def test_impls_agree_float32(impl, mode):
     x = jnp.asarray(RNG.standard_normal((3, 5, 50)), jnp.float32)
     a = awd_jax.wavedec(x, "sym4", 3, mode, impl="fused")
-    b = awd_jax.wavedec(x, "sym4", 3, mode, impl="conv")
+    b = awd_jax.wavedec(x, "sym4", 3, mode, impl=impl)
     for u, v in zip(a, b):
         assert u.dtype == v.dtype == jnp.float32
         _assert_close32(u, v)
     scale = max(float(jnp.abs(c).max()) for c in a)
     ra = awd_jax.waverec(a, "sym4", mode, impl="fused")
-    rb = awd_jax.waverec(a, "sym4", mode, impl="conv")
+    rb = awd_jax.waverec(a, "sym4", mode, impl=impl)
     np.testing.assert_allclose(ra, rb, atol=2e-5 * max(scale, 1.0), rtol=1e-5)
     a2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="fused")
-    b2 = awd_jax.wavedec2(x, "db2", 2, mode, impl="conv")
+    b2 = awd_jax.wavedec2(x, "db2", 2, mode, impl=impl)
     scale2 = max(float(jnp.abs(c).max()) for c in _flat2(b2))
     for u, v in zip(_flat2(a2), _flat2(b2)):
         np.testing.assert_allclose(u, v, atol=2e-5 * max(scale2, 1.0), rtol=1e-5)
@@ -330,14 +340,15 @@ def test_jit_equals_eager_with_traced_filter(impl):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_vmap_over_data_and_filters():
+@pytest.mark.parametrize("impl", ["auto", "matrix"])
+def test_vmap_over_data_and_filters(impl):
     x = jnp.asarray(RNG.standard_normal((4, 3, 32)), jnp.float32)
-    over_x = jax.vmap(lambda xi: awd_jax.wavedec(xi, "db5", 2, "symmetric"))(x)
-    direct = awd_jax.wavedec(x, "db5", 2, "symmetric")
+    over_x = jax.vmap(lambda xi: awd_jax.wavedec(xi, "db5", 2, "symmetric", impl=impl))(x)
+    direct = awd_jax.wavedec(x, "db5", 2, "symmetric", impl=impl)
     for a, b in zip(over_x, direct):
         np.testing.assert_allclose(a, b, atol=1e-6)
     hs = jnp.stack([jnp.asarray(awd_jax.lowpass(w), jnp.float32) for w in ("db5", "sym5")])
-    over_h = jax.vmap(lambda h: awd_jax.wavedec(x, h, 2, "symmetric"))(hs)
+    over_h = jax.vmap(lambda h: awd_jax.wavedec(x, h, 2, "symmetric", impl=impl))(hs)
     for i, w in enumerate(("db5", "sym5")):
         for a, b in zip(over_h, pywt.wavedec(np.asarray(x), w, "symmetric", level=2)):
             np.testing.assert_allclose(a[i], b, atol=1e-5)
@@ -350,7 +361,8 @@ def _fd_check(f, h, eps=1e-6, rtol=1e-6):
 
 
 @pytest.mark.parametrize("impl,mode", [("fused", "zero"), ("conv", "symmetric"), ("fused", "smooth"),
-                                       ("conv", "periodization"), ("fused", "antireflect")])
+                                       ("conv", "periodization"), ("fused", "antireflect"), ("matrix", "reflect"),
+                                       pytest.param("matrix", "periodization", marks=pytest.mark.slow)])
 def test_grad_wrt_filter_and_input_matches_finite_differences(x64, impl, mode):
     x = jnp.asarray(RNG.standard_normal((2, 23)))
     h0 = jnp.asarray(awd_jax.lowpass("db3")) + 0.05 * jnp.sin(jnp.arange(6.0))
@@ -370,12 +382,13 @@ def test_grad_wrt_filter_and_input_matches_finite_differences(x64, impl, mode):
     _fd_check(jax.jit(loss_x), x.reshape(-1), rtol=1e-5)
 
 
-def test_second_derivative_wrt_filter(x64):
+@pytest.mark.parametrize("impl", ["auto", "matrix"])
+def test_second_derivative_wrt_filter(x64, impl):
     x = jnp.asarray(RNG.standard_normal((2, 30)))
     h0 = jnp.asarray(awd_jax.lowpass("db3")) + 0.05 * jnp.cos(jnp.arange(6.0))
 
     def f(h):
-        c = awd_jax.wavedec(x, h, 2, "symmetric")
+        c = awd_jax.wavedec(x, h, 2, "symmetric", impl=impl)
         return sum(jnp.sum(jnp.tanh(ci) ** 2) for ci in c)
 
     hess = jax.jit(jax.hessian(f))(h0)
@@ -430,6 +443,27 @@ def test_errors_name_the_argument():
         awd_jax.wavedec(np.ones((2, 0)), "db2")
     with pytest.raises(ValueError, match="impl"):
         awd_jax.dwt(x, "db2", impl="cuda")
+
+
+def test_matrix_impl_limits_and_errors(monkeypatch):
+    # the constant tensors are plain float64 NumPy, cached, whatever the x64 setting
+    s = T._analysis_tensor(9, 4, "smooth")
+    assert isinstance(s, np.ndarray) and s.dtype == np.float64 and s.shape == (4, 2 * 6, 9)
+    np.testing.assert_array_equal(s, np.round(s))
+    monkeypatch.setattr(T, "MATRIX_MAX_LEN", 12)
+    x = RNG.standard_normal((2, 13))
+    awd_jax.dwt(x[:, :12], "db2", impl="matrix")  # at the limit: fine
+    with pytest.raises(ValueError, match="impl: 'matrix'.*13 along axis 1.*'fused'.*'conv'"):
+        awd_jax.dwt(x, "db2", impl="matrix")
+    with pytest.raises(ValueError, match="impl: 'matrix'.*axis 0"):
+        awd_jax.dwt2(x.T, "db2", impl="matrix")
+    with pytest.raises(ValueError, match="impl: 'matrix'.*14 along axis 0"):  # synthesis output is 2M = 14
+        awd_jax.idwt(np.ones(7), np.ones(7), "haar", impl="matrix")
+    # the same validation as the other banks
+    with pytest.raises(ValueError, match="coeffs: 2 coefficients .* too few"):
+        awd_jax.idwt(np.ones(2), np.ones(2), "db5", impl="matrix")
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        awd_jax.dwt(np.ones((2, 1)), "db2", "reflect", impl="matrix")
 
 
 def test_waverec_rejects_coefficients_that_do_not_fit():
