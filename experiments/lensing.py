@@ -53,7 +53,14 @@ if __package__ in (None, ""):  # allow `python experiments/lensing.py` from anyw
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from experiments._cli import config_dict, floats, parse_config, preset_parser  # noqa: E402
+from experiments._cli import (  # noqa: E402
+    chain_devices,
+    config_dict,
+    floats,
+    parse_config,
+    preset_parser,
+    split_cpu_into_devices,
+)
 from awd_jax.data.lensing import LensingSpec, simulate_lensing  # noqa: E402
 from awd_jax.features import (  # noqa: E402
     TemplateRegressor,
@@ -337,6 +344,7 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
         BASE, teacher_fn, x_tr[sub], sparsity=list(config.sparsity), interpretation=list(config.interpretation),
         warm_start=True, level=config.level, mode=config.mode, dims=2, learning_rate=config.learning_rate,
         batch_size=config.batch_size, epochs=config.epochs, seed=config.seed, progress=progress,
+        devices=chain_devices(),
     )
     t_sweep = time.perf_counter() - t0
     say(f"sweep: {result.shape[0]} x {result.shape[1]} cells in {t_sweep:.1f} s", flush=True)
@@ -513,4 +521,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
+    split_cpu_into_devices()
     main()

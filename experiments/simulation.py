@@ -35,7 +35,14 @@ if __package__ in (None, ""):  # allow `python experiments/simulation.py` from a
 import jax
 import jax.numpy as jnp
 
-from experiments._cli import chain_devices, config_dict, floats, parse_config, preset_parser, split_cpu_into_devices  # noqa: E402,E501
+from experiments._cli import (  # noqa: E402
+    chain_devices,
+    config_dict,
+    floats,
+    parse_config,
+    preset_parser,
+    split_cpu_into_devices,
+)
 from awd_jax.data import simulate
 from awd_jax.filters import init_filter
 from awd_jax.wavefun import wavefun, wavelet_distance

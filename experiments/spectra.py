@@ -46,7 +46,14 @@ if __package__ in (None, ""):  # allow `python experiments/spectra.py` from anyw
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from experiments._cli import config_dict, floats, parse_config, preset_parser  # noqa: E402
+from experiments._cli import (  # noqa: E402
+    chain_devices,
+    config_dict,
+    floats,
+    parse_config,
+    preset_parser,
+    split_cpu_into_devices,
+)
 from awd_jax.data.tecator import Standardiser, load_tecator_split  # noqa: E402
 from awd_jax.features import top_k_per_scale  # noqa: E402
 from awd_jax.filters import lowpass  # noqa: E402
@@ -227,6 +234,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
         BASE, teacher_fn, x_train, sparsity=list(config.sparsity), interpretation=list(config.interpretation),
         warm_start=True, level=config.level, mode=config.mode, learning_rate=config.learning_rate,
         batch_size=config.batch_size, epochs=config.epochs, seed=config.seed, progress=progress,
+        devices=chain_devices(),
     )
     t_sweep = time.perf_counter() - t0
     say(f"sweep: {result.shape[0]} x {result.shape[1]} cells in {t_sweep:.1f} s", flush=True)
@@ -475,4 +483,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
+    split_cpu_into_devices()
     main()
