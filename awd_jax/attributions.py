@@ -45,7 +45,8 @@ def objective_impl(impl: str, shape: Sequence[int], dims: int) -> str:
 
     ``"auto"``: ``"matrix"`` (one GEMM per level and axis; the objective differentiates the
     transforms twice, and on small signals the step is bound by the number of ops, which
-    this bank minimises: ~4x faster than ``"conv"`` for B=100, L=64, J=4 on CPU, and it
+    this bank minimises: 1.3x/2.1x faster than ``"conv"`` at B=100/1000, L=64, J=4 on CPU
+    (``benchmarks/bench_fit.py --impl``), and it
     compiles fastest) when every transformed axis is at most :data:`MATRIX_AUTO_LEN`;
     otherwise the transforms' own ``"auto"`` (``"fused"`` on CPU, ``"conv"`` elsewhere).
     Any other value is returned as is.

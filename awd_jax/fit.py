@@ -120,16 +120,10 @@ def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, 
         perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
     else:
         perm = jnp.arange(n)
-    n_batches = -(-n // bs)
-    pad = n_batches * bs - n
-    if pad:
-        idx = jnp.concatenate([perm, perm[:pad]]).reshape(n_batches, bs)
-        masks = jnp.concatenate([jnp.ones((n,), data.dtype), jnp.zeros((pad,), data.dtype)]).reshape(n_batches, bs)
-        body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, cfg)
-        state, values = jax.lax.scan(body, state, (idx, masks))
-    else:
-        body = lambda s, i: _step(s, jnp.take(data, i, axis=0), None, lam, gam, cfg)
-        state, values = jax.lax.scan(body, state, perm.reshape(n_batches, bs))
+    idx, masks = epoch_batches(perm, bs, jnp)
+    masks = None if masks is None else masks.astype(data.dtype)
+    body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, cfg)
+    state, values = jax.lax.scan(body, state, (idx, masks))
     return state, jnp.mean(values, axis=0)
 
 
@@ -506,7 +500,7 @@ def fit(
             if plan is None:
                 state, values = epoch_fn(state, data, key, epoch, lam, gam)
             else:
-                first = plan._replace(check_finite=epoch == 0)
+                first = plan._replace(check_finite=epoch == start)  # this call's first pass reads every sample
                 state, values = _stream_epoch(state, data, key, epoch, lam, gam, cfg, first)
             values = np.asarray(values)
             rows.append(values)

@@ -83,13 +83,12 @@ def wants_stream(data: Any, stream: bool | None, mesh: Mesh | None) -> bool:
     """Whether ``data`` is streamed (see the module docstring)."""
     if stream is not None and not isinstance(stream, bool):
         raise TypeError(f"stream: expected True, False or None (automatic), got {stream!r}.")
-    if mesh is not None or _is_sequence(data) or isinstance(data, np.memmap):
-        if stream is False and _is_sequence(data):
-            raise ValueError("stream: a sequence of samples can only be streamed; pass stream=None or True.")
-        return True if stream is None else (stream or mesh is not None)
-    if stream is None:
-        return isinstance(data, np.ndarray) and data.nbytes > STREAM_AUTO_BYTES
-    return stream
+    if stream is False and _is_sequence(data):
+        raise ValueError("stream: a sequence of samples can only be streamed; pass stream=None or True.")
+    if stream is not None:
+        return stream or mesh is not None
+    big = isinstance(data, np.ndarray) and data.nbytes > STREAM_AUTO_BYTES
+    return mesh is not None or _is_sequence(data) or isinstance(data, np.memmap) or big
 
 
 def host_data(data: Any, dims: int) -> HostData:
@@ -173,10 +172,11 @@ class Chunk(NamedTuple):
     n_valid: int
 
 
-def epoch_batches(perm: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The epoch's batches ``(n_batches, B)`` of sample indices and masks (None when B divides n).
+def epoch_batches(perm, batch_size: int, xp: Any = np):
+    """The epoch's batches ``(n_batches, B)`` of sample indices and their masks (None when B divides n).
 
-    Identical to the in-memory path: the short last batch is topped up with the first
+    The one definition of the batch layout, used on the device (``xp=jax.numpy``, traced)
+    and for streamed data (``xp=numpy``): the short last batch is topped up with the first
     samples of the permutation, masked out.
     """
     n = perm.shape[0]
@@ -184,8 +184,8 @@ def epoch_batches(perm: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.nda
     pad = n_batches * batch_size - n
     if not pad:
         return perm.reshape(n_batches, batch_size), None
-    idx = np.concatenate([perm, perm[:pad]]).reshape(n_batches, batch_size)
-    masks = np.concatenate([np.ones(n), np.zeros(pad)]).reshape(n_batches, batch_size)
+    idx = xp.concatenate([perm, perm[:pad]]).reshape(n_batches, batch_size)
+    masks = xp.concatenate([xp.ones(n), xp.zeros(pad)]).reshape(n_batches, batch_size)
     return idx, masks
 
 

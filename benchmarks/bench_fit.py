@@ -46,11 +46,11 @@ def teacher(length: int, seed: int = 0):
     return lambda x: model.apply(variables, x)
 
 
-def bench_fit(x, teacher_fn, batch_size, *, level, lam, gam, repeats):
+def bench_fit(x, teacher_fn, batch_size, *, level, lam, gam, repeats, impl="auto"):
     cfg = make_config(
         teacher_fn, x, level=level, mode="zero", interpretation_on=gam != 0, weights=None, method="saliency",
         target=0, dims=1, steps=32, optimizer=None, learning_rate=1e-3, batch_size=batch_size, epochs=1,
-        shuffle=True,
+        shuffle=True, impl=impl,
     )
     epoch = jax.jit(functools.partial(_epoch, cfg=cfg))
     h0 = awd.init_filter("db5", key=jax.random.PRNGKey(0), noise=0.3)
@@ -217,6 +217,8 @@ def main(argv=None):
     p.add_argument("--sweep-epochs", type=int, default=1)
     p.add_argument("--sweep-n", type=int, default=None, help="samples for the sweep (default n)")
     p.add_argument("--no-sweep", action="store_true")
+    p.add_argument("--impl", default="auto", choices=awd.IMPLS,
+                   help="transform implementation of the objective for the per-batch rows (default auto)")
     p.add_argument("--one-cpu-device", action="store_true",
                    help="do not split the CPU into one XLA device per core (the sweep then runs on one device)")
     p.add_argument("--no-reference", action="store_true", help="skip the original implementation's timing")
@@ -251,7 +253,7 @@ def main(argv=None):
           f" {'ref ms/step':>12} {'ratio':>8}")
     ref_rows = []
     for bs in batch_sizes:
-        r = bench_fit(x, f, bs, level=level, lam=0.1, gam=1.0, repeats=repeats)
+        r = bench_fit(x, f, bs, level=level, lam=0.1, gam=1.0, repeats=repeats, impl=args.impl)
         rr = None
         if ref_ok and bs in ref_batch_sizes:
             rr = reference_step_time(bs, x, level=level, lam=0.1, gam=1.0, threads=args.reference_threads,
@@ -291,7 +293,7 @@ def main(argv=None):
               f"(+{sweep_row['compile_s']:.1f} s compile; {sweep_row['cell_epochs_per_s']:.3f} cell-epochs/s) -> "
               f"{sweep_row['full_epochs']} epochs: about {sweep_row['full_grid_estimate_s'] / 60:.1f} min")
     result = {"setting": {"n": n, "length": length, "level": level, "mode": "zero", "teacher": "MLP 64-32-32-1",
-                          "sparsity": 0.1,
+                          "impl": args.impl, "sparsity": 0.1,
                                "interpretation": 1.0, "method": "saliency", "quick": args.quick},
                   "device": {"backend": jax.default_backend(), "kind": jax.devices()[0].device_kind,
                               "platform": platform.platform(), "jax": jax.__version__},

@@ -30,7 +30,9 @@ def test_bench_transform_quick(tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_fit_quick(tmp_path):
+def test_bench_fit_quick(tmp_path, monkeypatch):
+    # main() asks for one CPU device per core via XLA_FLAGS; keep that out of later subprocesses
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
     out = tmp_path / "bench_fit.json"
     _load("bench_fit").main(["--quick", "--out", str(out)])
     with open(out) as f:
