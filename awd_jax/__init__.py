@@ -33,7 +33,7 @@ from awd_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from awd_jax.teachers import CNN1D, MLP, LSTMRegressor, ResNet2D, r2_score, train_teacher
 
 # reading a learned wavelet: φ/ψ, distances, metrics, interpretable features, result files
-from awd_jax.wavefun import wavefun, wavelet_distance
+from awd_jax.wavefun import filter_distance, wavefun, wavelet_distance
 from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap
 from awd_jax.features import (
     Kernels,
@@ -63,7 +63,7 @@ __all__ = [
     "split_cpu_into_devices", "chain_devices", "Checkpoint", "save_checkpoint", "load_checkpoint",
     "MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher", "r2_score",
     # analysis
-    "wavefun", "wavelet_distance", "compression_factor", "compression_factor_for", "r2", "rmse",
+    "wavefun", "wavelet_distance", "filter_distance", "compression_factor", "compression_factor_for", "r2", "rmse",
     "rmse_bootstrap", "top_k_per_scale", "Kernels", "kernels_3x3", "laplace_kernel", "roberts_cross",
     "filter_maps", "peak_mask", "peak_counts", "TemplateRegressor", "WaveletFeatures",
     "save_result", "load_result",

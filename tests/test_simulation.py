@@ -39,6 +39,34 @@ def test_presets_and_cli_overrides():
     assert got == ("full", 123, 2, (0.0, 1.0), "x")
     with pytest.raises(SystemExit):
         sim.parse_args(["--quick", "--full"])
+    assert sim.parse_args([])[0].warm_start is True
+    assert sim.parse_args(["--cold-start"])[0].warm_start is False
+
+
+def test_objective_terms_rank_db5_first_for_the_ideal_teacher():
+    # the exact linear teacher of the simulation: y = 2 (cD3[7] + cD3[8] + cD3[9]) in db5
+    import jax.numpy as jnp
+
+    from awd_jax.data import simulate
+    from awd_jax.objective import awd_loss
+    from awd_jax.transform import wavedec
+
+    def teacher(x):
+        c = wavedec(x, "db5", level=4, mode="zero")
+        return 2.0 * (c[2][:, 7] + c[2][:, 8] + c[2][:, 9])[:, None]
+
+    x, _ = simulate(200, seed=3)
+    config = sim.PRESETS["quick"]
+    got = {name: sim.objective_terms(name, x, teacher, config, 1e-5, 1.0) for name in ("db5", "sym5", "coif2")}
+    for name, terms in got.items():
+        assert set(terms) == {"total", "rec", "lsum", "hsum", "l2norm", "cmf", "conv", "sparsity", "interpretation"}
+        total, ref = awd_loss(jnp.asarray(sim.initial_filter(name, noise=0.0, seed=0)), jnp.asarray(x), teacher,
+                              level=4, mode="zero", sparsity=1e-5, interpretation=1.0)
+        assert terms["total"] == pytest.approx(float(total), rel=1e-5)
+        assert terms["interpretation"] == pytest.approx(float(ref.interpretation), rel=1e-5)
+    # db5 carries the response on three coefficients: its attributions are the sparsest
+    assert got["db5"]["interpretation"] < 0.6 * min(got["sym5"]["interpretation"], got["coif2"]["interpretation"])
+    assert got["db5"]["total"] < min(got["sym5"]["total"], got["coif2"]["total"])
 
 
 def test_aligned_psi_matches_wavelet_distance():
@@ -81,3 +109,6 @@ def test_quick_preset_end_to_end(tmp_path):
         for key in ("init", "distance_initial", "distance_final", "sparsity", "interpretation"):
             assert key in run
         assert run["distance_final"] < run["distance_initial"], run["init"]
+        assert run["filter_distance_final"] < run["filter_distance_initial"], run["init"]
+        assert np.isfinite(run["objective_final"]["total"]) and np.isfinite(run["objective_target"]["total"])
+    assert "loss AWD" in proc.stdout

@@ -7,7 +7,7 @@ import pytest
 import pywt
 
 from awd_jax.filters import to_pywt
-from awd_jax.wavefun import wavefun, wavefun_length, wavelet_distance
+from awd_jax.wavefun import filter_distance, wavefun, wavefun_length, wavelet_distance
 
 NAMES = ["db1", "db2", "db3", "db4", "db5", "db6", "db7", "db8", "db9", "db10",
          "sym4", "sym5", "sym8", "coif1", "coif2", "coif3"]
@@ -109,6 +109,42 @@ def test_distance_jit_grad():
     assert bool(jnp.all(jnp.isfinite(g0)))
 
 
+def test_filter_distance_values_and_brute_force():
+    # the reference notebooks' `dist`: L1 between lowpass filters up to circular shift and flip
+    assert float(filter_distance("sym5", "db5")) == pytest.approx(0.625316, abs=1e-5)
+    assert float(filter_distance("coif2", "db5")) == pytest.approx(1.106507, abs=1e-5)
+    assert float(filter_distance("db5", "db5")) == 0.0
+    rng = np.random.default_rng(3)
+    for n_a, n_b in ((10, 10), (8, 12), (12, 6)):
+        a, b = rng.standard_normal(n_a), rng.standard_normal(n_b)
+        n = max(n_a, n_b)
+        pa, pb = np.pad(a, (0, n - n_a)), np.pad(b, (0, n - n_b))
+        best = min(min(np.abs(np.roll(c, s) - pb).sum() for s in range(n)) for c in (pa, pa[::-1]))
+        assert float(filter_distance(a, b)) == pytest.approx(best, rel=1e-5)
+    # invariant to circular shifts and the flip of either argument
+    h = rng.standard_normal(10)
+    db5 = np.asarray(pywt.Wavelet("db5").rec_lo)
+    ref = float(filter_distance(h, db5))
+    for variant in (np.roll(h, 3), h[::-1], np.roll(h[::-1], 7)):
+        assert float(filter_distance(variant, db5)) == pytest.approx(ref, rel=1e-5)
+
+
+def test_filter_distance_jit_grad_float64():
+    jax.config.update("jax_enable_x64", True)
+    try:
+        h = jnp.asarray(pywt.Wavelet("sym5").rec_lo, jnp.float64)
+        d = jax.jit(filter_distance)(h, jnp.asarray(pywt.Wavelet("db5").rec_lo))
+        assert d.dtype == jnp.float64
+        assert float(d) == pytest.approx(0.6253163816, abs=1e-9)
+        g = jax.grad(lambda v: filter_distance(v, "db5"))(h)
+        eps = 1e-7  # away from kinks the L1 distance is linear: FD is exact up to rounding
+        fd = np.array([(float(filter_distance(h + eps * e, "db5")) - float(filter_distance(h - eps * e, "db5")))
+                       / (2 * eps) for e in np.eye(10)])
+        np.testing.assert_allclose(np.asarray(g), fd, atol=1e-6)
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="level"):
         wavefun("db5", 0)
@@ -118,6 +154,8 @@ def test_bad_inputs():
         wavefun(np.ones(3))
     with pytest.raises(ValueError, match="wavelet"):
         wavelet_distance("db5", "nope")
+    with pytest.raises(ValueError, match="wavelet"):
+        filter_distance("nope", "db5")
 
 
 def test_haar_lengths_match_pywt():
