@@ -65,7 +65,10 @@ class SimulationConfig:
     steps at the paper's lr 1e-3) on λ = 1e-5 × γ ∈ {0, 0.01, 0.1, 1, 10}; enough for
     AWD to move all three starts clearly closer to db5 in about a minute. ``full`` is the
     paper's setting. ``warm_start=False`` (``--cold-start``) starts every cell from the
-    initial filter, a check that a result is not an artefact of the warm-start chain.
+    initial filter, a check that a result is not an artefact of the warm-start chain;
+    ``teacher="exact"`` (``--teacher exact``) distils from the noiseless response itself
+    (:func:`awd_jax.data.simulation_target`) instead of the trained MLP, which separates
+    what the objective does from what the network learned.
     """
 
     preset: str = "quick"
@@ -79,6 +82,7 @@ class SimulationConfig:
     teacher_batch_size: int = 100
     teacher_learning_rate: float = 0.01
     teacher_seed: int = 0
+    teacher: str = "mlp"
     inits: tuple[str, ...] = ("db5+noise", "sym5", "coif2")
     init_noise: float = 0.3
     init_seed: int = 0
@@ -184,9 +188,18 @@ def objective_terms(h: Any, x: np.ndarray, teacher_fn: Any, config: SimulationCo
 
 
 def train_simulation_teacher(config: SimulationConfig, x: np.ndarray, y: np.ndarray):
-    """Train the MLP teacher; returns ``teacher_fn(x) -> (B, 1)``."""
+    """The teacher ``teacher_fn(x) -> (B, 1)``: the trained MLP, or the exact response.
+
+    ``config.teacher == "mlp"``: a ReLU MLP trained on ``(x, y)``; ``"exact"``: the
+    noiseless response ``2·(cD3[7] + cD3[8] + cD3[9])`` (no training; an ideal teacher).
+    """
+    from awd_jax.data import simulation_target
     from awd_jax.teachers import MLP, train_teacher
 
+    if config.teacher == "exact":
+        return lambda xb: simulation_target(xb, level=config.level, mode=config.mode)[:, None]
+    if config.teacher != "mlp":
+        raise ValueError(f"teacher: expected 'mlp' or 'exact', got {config.teacher!r}.")
     model = MLP(features=tuple(config.teacher_hidden), out=1)
     _, apply_fn = train_teacher(
         model,
@@ -383,6 +396,8 @@ def parse_args(argv: Sequence[str] | None = None):
     p.add_argument("--inits", type=lambda s: tuple(v.strip() for v in s.split(",") if v.strip()),
                    help="comma-separated initial filters, e.g. db5+noise,sym5,coif2")
     p.add_argument("--seed", type=int, help="AWD shuffling seed")
+    p.add_argument("--teacher", choices=("mlp", "exact"),
+                   help="mlp: train the paper's MLP (default); exact: the noiseless response itself")
     p.add_argument("--cold-start", dest="warm_start", action="store_const", const=False,
                    help="start every grid cell from the initial filter (default: warm start, SPEC §5)")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")

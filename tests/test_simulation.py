@@ -41,22 +41,25 @@ def test_presets_and_cli_overrides():
         sim.parse_args(["--quick", "--full"])
     assert sim.parse_args([])[0].warm_start is True
     assert sim.parse_args(["--cold-start"])[0].warm_start is False
+    assert sim.parse_args([])[0].teacher == "mlp"
+    assert sim.parse_args(["--teacher", "exact"])[0].teacher == "exact"
 
 
 def test_objective_terms_rank_db5_first_for_the_ideal_teacher():
-    # the exact linear teacher of the simulation: y = 2 (cD3[7] + cD3[8] + cD3[9]) in db5
+    # the exact teacher of the simulation: y = 2 (cD3[7] + cD3[8] + cD3[9]) in db5
+    import dataclasses
+
     import jax.numpy as jnp
 
     from awd_jax.data import simulate
     from awd_jax.objective import awd_loss
-    from awd_jax.transform import wavedec
 
-    def teacher(x):
-        c = wavedec(x, "db5", level=4, mode="zero")
-        return 2.0 * (c[2][:, 7] + c[2][:, 8] + c[2][:, 9])[:, None]
-
-    x, _ = simulate(200, seed=3)
-    config = sim.PRESETS["quick"]
+    x, y = simulate(200, seed=3)
+    config = dataclasses.replace(sim.PRESETS["quick"], teacher="exact")
+    teacher = sim.train_simulation_teacher(config, x, y)
+    np.testing.assert_allclose(np.asarray(teacher(jnp.asarray(x)))[:, 0], y, atol=0.5)  # y adds 0.1 noise
+    with pytest.raises(ValueError, match="teacher"):
+        sim.train_simulation_teacher(dataclasses.replace(config, teacher="cnn"), x, y)
     got = {name: sim.objective_terms(name, x, teacher, config, 1e-5, 1.0) for name in ("db5", "sym5", "coif2")}
     for name, terms in got.items():
         assert set(terms) == {"total", "rec", "lsum", "hsum", "l2norm", "cmf", "conv", "sparsity", "interpretation"}
