@@ -175,9 +175,10 @@ def objective_terms(h: Any, x: np.ndarray, teacher_fn: Any, config: SimulationCo
                     interpretation: float) -> dict[str, float]:
     """The AWD objective of ``h`` on ``x`` (e.g. the test set) at ``(λ, γ)``: ``{"total", "rec", ...}``.
 
-    Evaluated for the learned filter and for the target db5 alike: a learned filter with a
-    larger total than db5's stopped in a local minimum of the objective (db5 is a better
-    point of the same loss), not short of steps.
+    Evaluated for the learned filter and for the target db5 alike: where the learned
+    filter's total is the larger, db5 is a lower point of the same objective that
+    training did not reach (too few steps, or a local minimum; a cold start with more
+    epochs tells which).
     """
     from awd_jax.filters import lowpass
     from awd_jax.objective import awd_loss
@@ -328,7 +329,8 @@ def format_table(result: dict[str, Any]) -> str:
         )
     lines.append("-" * len(head))
     lines.append("loss: the AWD objective on the test set at the chosen (lambda, gamma), for the learned filter and "
-                 "for db5;\n      loss AWD > loss db5 means the run stopped in a local minimum of the objective.")
+                 "for db5;\n      loss AWD > loss db5: db5 is a lower point of the same objective that training "
+                 "did not reach.")
     lines.append(f"teacher test R² = {result['teacher_r2']:.4f}   total wall time = {result['seconds']:.1f} s"
                  f"   (preset {result['preset']}, backend {result['backend']})")
     return "\n".join(lines)
