@@ -6,20 +6,25 @@ plotting (``awd_jax.plotting``, needs matplotlib) sit beside them.
 """
 
 # filters and transforms
-from awd_jax.filters import highpass, init_filter, lowpass, to_pywt
-from awd_jax.modes import MODES
+from awd_jax.filters import FilterBank, filter_bank, highpass, init_filter, lowpass, to_pywt
+from awd_jax._extension import MODES
 from awd_jax.transform import (
     IMPLS,
     dwt,
     dwt2,
     dwt_coeff_len,
     dwt_max_level,
+    dwtn,
+    dwtn_max_level,
     idwt,
     idwt2,
+    idwtn,
     wavedec,
     wavedec2,
+    wavedecn,
     waverec,
     waverec2,
+    waverecn,
 )
 
 # the AWD objective, training and sweeps
@@ -53,9 +58,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     # filters and transforms
-    "MODES", "IMPLS", "lowpass", "highpass", "init_filter", "to_pywt",
+    "MODES", "IMPLS", "FilterBank", "filter_bank", "lowpass", "highpass", "init_filter", "to_pywt",
     "dwt", "idwt", "wavedec", "waverec", "dwt2", "idwt2", "wavedec2", "waverec2",
-    "dwt_coeff_len", "dwt_max_level",
+    "dwtn", "idwtn", "wavedecn", "waverecn", "dwt_coeff_len", "dwt_max_level", "dwtn_max_level",
     # objective, training, sweeps
     "Penalties", "penalties", "METHODS", "attributions", "Weights", "LossTerms", "awd_loss",
     "FitResult", "fit", "SweepResult", "sweep",

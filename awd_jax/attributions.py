@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from awd_jax.filters import lowpass
-from awd_jax.transform import wavedec, wavedec2, waverec, waverec2
+from awd_jax.transform import wavedec, wavedec2, wavedecn, waverec, waverec2, waverecn
 
 __all__ = ["DEFAULT_IMPL", "METHODS", "attributions", "check_teacher"]
 
@@ -69,10 +69,26 @@ def check_method(method: str) -> str:
 
 
 def check_dims(dims: int) -> int:
-    """Validate ``dims`` (1 for signals, 2 for images)."""
-    if dims not in (1, 2) or isinstance(dims, bool):
-        raise ValueError(f"dims: expected 1 (signals) or 2 (images), got {dims!r}.")
+    """Validate ``dims`` (1 for signals, 2 for images, 3 for volumes)."""
+    if dims not in (1, 2, 3) or isinstance(dims, bool):
+        raise ValueError(f"dims: expected 1 (signals), 2 (images) or 3 (volumes), got {dims!r}.")
     return int(dims)
+
+
+def decompose(x: jax.Array, h: jax.Array, mode: str, level: int, dims: int, impl: str) -> list:
+    """The objective's coefficients of ``x`` over its last ``dims`` axes.
+
+    ``wavedec`` layout for ``dims=1``, ``wavedec2`` for 2, ``wavedecn`` (dicts) for 3:
+    always ``J + 1`` groups, ``cA_J`` first (``docs/method.md#reductions``).
+    """
+    if x.ndim < dims + 1:
+        layout = ("(B, L)", "(B, H, W)", "(B, D, H, W)")[dims - 1]
+        raise ValueError(f"x: dims={dims} needs data {layout} with a leading batch axis, got shape {tuple(x.shape)}.")
+    if dims == 1:
+        return wavedec(x, h, mode=mode, level=level, impl=impl)
+    if dims == 2:
+        return wavedec2(x, h, mode=mode, level=level, impl=impl)
+    return wavedecn(x, h, mode=mode, level=level, axes=(-3, -2, -1), impl=impl)
 
 
 def _check_output(out_shape: Sequence[int], batch: int, target: int) -> None:
@@ -115,10 +131,13 @@ def _select(out: jax.Array, batch: int, target: int) -> jax.Array:
     return out if out.ndim == 1 else out[:, target]
 
 
-def _reconstruct(coeffs: list, h: jax.Array, mode: str, dims: int, shape: tuple, impl: str) -> jax.Array:
+def reconstruct(coeffs: list, h: jax.Array, mode: str, dims: int, shape: tuple, impl: str) -> jax.Array:
+    """Inverse of :func:`decompose`, cropped to the data's ``shape`` (odd sizes come back one longer)."""
     if dims == 1:
-        return waverec(coeffs, h, mode, -1, length=shape[-1], impl=impl)
-    return waverec2(coeffs, h, mode, (-2, -1), shape=shape[-2:], impl=impl)
+        return waverec(coeffs, h, mode=mode, axis=-1, length=shape[-1], impl=impl)
+    if dims == 2:
+        return waverec2(coeffs, h, mode=mode, axes=(-2, -1), shape=shape[-2:], impl=impl)
+    return waverecn(coeffs, h, mode=mode, axes=(-3, -2, -1), shape=shape[-3:], impl=impl)
 
 
 def _gradient(
@@ -128,7 +147,7 @@ def _gradient(
     batch = x.shape[0]
 
     def scalar(c):
-        rec = _reconstruct(c, h, mode, dims, x.shape, impl)
+        rec = reconstruct(c, h, mode, dims, x.shape, impl)
         z = rec + jax.lax.stop_gradient(x - rec)
         return jnp.sum(_select(teacher_fn(z), batch, target))
 
@@ -192,17 +211,17 @@ def attributions(
 
     Args:
       teacher_fn: ``x (B, ...) -> (B,)`` or ``(B, K)``.
-      x: ``(B, ..., L)`` (``dims=1``) or ``(B, ..., H, W)`` (``dims=2``).
+      x: ``(B, ..., L)`` (``dims=1``) or ``(B, ..., H, W)`` (``dims=2``) or ``(B, ..., D, H, W)`` (``dims=3``).
       h: ``(N,)`` lowpass filter (or anything :func:`awd_jax.lowpass` accepts).
       level: J (static). mode: pywt extension mode (static).
       method: ``"saliency"``, ``"input_x_gradient"`` or ``"integrated_gradients"``.
       target: output column used when the teacher returns ``(B, K)``.
-      dims: 1 or 2. steps: integrated-gradients points.
+      dims: 1, 2 or 3. steps: integrated-gradients points.
       impl: transform implementation (see :mod:`awd_jax.transform`); default ``"auto"``
         (see :func:`objective_impl`).
 
     Returns:
-      arrays with the structure and shapes of ``wavedec(x, h, level, mode)``
+      arrays with the structure and shapes of ``wavedec(x, h, mode=mode, level=level)``
       (``[cA_J, cD_J, ..., cD_1]``) or ``wavedec2`` (``[cA_J, (cH_J, cV_J, cD_J), ...]``).
 
     Raises:
@@ -216,7 +235,7 @@ def attributions(
         x = x.astype(jnp.zeros(()).dtype)
     h = jnp.asarray(lowpass(h), x.dtype)
     impl = objective_impl(impl, x.shape, dims)
-    coeffs = wavedec(x, h, level, mode, impl=impl) if dims == 1 else wavedec2(x, h, level, mode, impl=impl)
+    coeffs = decompose(x, h, mode, level, dims, impl)
     return attributions_from_coeffs(
         teacher_fn, x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
     )

@@ -417,7 +417,7 @@ class TemplateRegressor(RegressorMixin, BaseEstimator):
 class WaveletFeatures(TransformerMixin, BaseEstimator):
     """Top-k wavelet coefficients per scale as a scikit-learn transformer (SPEC §7).
 
-    ``transform(X) = top_k_per_scale(wavedec(X, h_, level, mode), k)``: ``(n, L)``
+    ``transform(X) = top_k_per_scale(wavedec(X, h_, mode=mode, level=level), k)``: ``(n, L)``
     signals → ``(n, k·(level+1))`` features.
 
     Args:

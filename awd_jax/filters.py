@@ -1,24 +1,41 @@
-"""Filters: the learned lowpass ``h``, its tied highpass ``g`` and pywt export.
+"""Filters: the learned lowpass ``h``, its tied highpass ``g``, filter banks and pywt export.
 
-Conventions (SPEC §1): ``h`` is PyWavelets' ``rec_lo`` (``dec_lo[::-1]``), of even
-length ``N``; the highpass is never free, ``g[n] = (-1)**n * h[N-1-n]`` (= pywt's
-``rec_hi``). A learned ``h`` exports to pywt as the filter bank
-``(dec_lo, dec_hi, rec_lo, rec_hi) = (h[::-1], g[::-1], h, g)``.
+Conventions (``docs/method.md#filters``): ``h`` is PyWavelets' ``rec_lo``
+(``dec_lo[::-1]``), of even length ``N``; the highpass is never free,
+``g[n] = (-1)**n * h[N-1-n]`` (= pywt's ``rec_hi``). A learned ``h`` exports to pywt
+as the filter bank ``(dec_lo, dec_hi, rec_lo, rec_hi) = (h[::-1], g[::-1], h, g)``.
+
+The transforms take any two-channel bank (:class:`FilterBank`: orthogonal, biorthogonal
+or custom, four possibly traced arrays); AWD itself learns orthogonal ``h`` only.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pywt
 
-WaveletLike = Union[str, "pywt.Wavelet", jax.Array, np.ndarray]
+__all__ = ["WaveletLike", "FilterBank", "filter_bank", "lowpass", "highpass", "init_filter", "to_pywt"]
 
-__all__ = ["WaveletLike", "lowpass", "highpass", "init_filter", "to_pywt"]
+
+class FilterBank(NamedTuple):
+    """A two-channel filter bank in pywt's layout; each field a ``(N,)`` array (may be traced).
+
+    ``dec_lo``/``dec_hi`` analyse (pywt convolves with them), ``rec_lo``/``rec_hi``
+    synthesise. A lowpass ``h`` gives the orthogonal bank ``(h[::-1], g[::-1], h, g)``.
+    """
+
+    dec_lo: Any
+    dec_hi: Any
+    rec_lo: Any
+    rec_hi: Any
+
+
+WaveletLike = Union[str, "pywt.Wavelet", FilterBank, jax.Array, np.ndarray]
 
 
 @functools.lru_cache(maxsize=None)
@@ -26,14 +43,104 @@ def _discrete_names() -> frozenset:
     return frozenset(pywt.wavelist(kind="discrete"))
 
 
+@functools.lru_cache(maxsize=None)
+def _continuous_names() -> frozenset:
+    return frozenset(pywt.wavelist(kind="continuous"))
+
+
+def _continuous_error(what: str) -> ValueError:
+    return ValueError(
+        f"wavelet: {what} is a continuous wavelet; the discrete transforms need a discrete "
+        f"wavelet (see pywt.wavelist(kind='discrete'))."
+    )
+
+
 def _named_wavelet(name: str) -> pywt.Wavelet:
     if name not in _discrete_names():
+        family = name.split("-")[0].rstrip("0123456789.")
+        if name in _continuous_names() or family in ("cmor", "shan", "fbsp", "cgau", "gaus"):
+            raise _continuous_error(repr(name))
         raise ValueError(
             f"wavelet: unknown wavelet name {name!r}; expected one of PyWavelets' "
-            f"orthogonal discrete wavelets such as 'db5', 'sym5', 'coif2' or 'haar' "
+            f"discrete wavelets such as 'db5', 'sym5', 'coif2', 'bior2.2' or 'haar' "
             f"(see pywt.wavelist(kind='discrete'))."
         )
     return pywt.Wavelet(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _named_bank(name: str) -> FilterBank:
+    return _bank_from_pywt(_named_wavelet(name))
+
+
+def _readonly(values: Any) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+def _bank_from_pywt(wavelet: Any) -> FilterBank:
+    """The four filters of a ``pywt.Wavelet`` (or any object with pywt's ``filter_bank``)."""
+    bank = FilterBank(*(_readonly(f) for f in wavelet.filter_bank))
+    for lo, hi, kind in ((bank.dec_lo, bank.dec_hi, "dec"), (bank.rec_lo, bank.rec_hi, "rec")):
+        if lo.shape != hi.shape or lo.size < 2 or lo.size % 2:
+            raise ValueError(
+                f"wavelet: the {kind} filters of {getattr(wavelet, 'name', 'the wavelet')!r} have lengths "
+                f"{lo.size} and {hi.size}; expected two filters of one even length >= 2."
+            )
+    return bank
+
+
+def _tied_bank(h: Any) -> FilterBank:
+    g = highpass(h)
+    return FilterBank(h[::-1], g[::-1], h, g)
+
+
+def _is_filter_values(wavelet: Any) -> bool:
+    """A list/tuple of plain numbers (a lowpass filter), not a sequence of wavelets."""
+    return isinstance(wavelet, (list, tuple)) and len(wavelet) > 0 and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in wavelet
+    )
+
+
+def is_single_wavelet(wavelet: Any) -> bool:
+    """Whether ``wavelet`` is one wavelet (not a per-axis sequence of them)."""
+    return (isinstance(wavelet, (str, pywt.Wavelet, FilterBank, jax.Array, np.ndarray))
+            or hasattr(wavelet, "filter_bank") or _is_filter_values(wavelet))
+
+
+def filter_bank(wavelet: WaveletLike, dtype: Any = None) -> FilterBank:
+    """The :class:`FilterBank` of a wavelet.
+
+    Args:
+      wavelet: a pywt name (``"db5"``, ``"bior2.2"``), a ``pywt.Wavelet`` (orthogonal,
+        biorthogonal or built from a custom ``filter_bank``), a :class:`FilterBank`
+        of four arrays, or a lowpass ``h`` ``(N,)`` (its tied orthogonal bank).
+        Arrays stay arrays (traced values stay traced).
+      dtype: if given, every filter is cast to it (JAX arrays).
+
+    Raises:
+      ValueError: unknown or continuous wavelet; filters of odd or unequal length.
+      TypeError: anything else.
+    """
+    if isinstance(wavelet, FilterBank):
+        bank = FilterBank(*(_check_filter(f, f"wavelet.{field}") for f, field in zip(wavelet, FilterBank._fields)))
+        if bank.dec_lo.shape != bank.dec_hi.shape or bank.rec_lo.shape != bank.rec_hi.shape:
+            raise ValueError(
+                f"wavelet: a FilterBank needs dec_lo/dec_hi and rec_lo/rec_hi of equal lengths, got "
+                f"{[int(f.shape[0]) for f in bank]}."
+            )
+    elif isinstance(wavelet, str):
+        bank = _named_bank(wavelet)
+    elif isinstance(wavelet, pywt.ContinuousWavelet):
+        raise _continuous_error(f"pywt.ContinuousWavelet {wavelet.name!r}")
+    elif isinstance(wavelet, pywt.Wavelet) or hasattr(wavelet, "filter_bank"):
+        bank = _bank_from_pywt(wavelet)
+    else:
+        bank = _tied_bank(lowpass(wavelet))
+    if dtype is None:
+        return bank
+    return FilterBank(*(jnp.asarray(f, dtype) if isinstance(f, np.ndarray) else f.astype(dtype) for f in bank))
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,13 +151,29 @@ def _named_lowpass(name: str) -> np.ndarray:
 
 
 def _from_pywt(wavelet: pywt.Wavelet) -> np.ndarray:
+    if isinstance(wavelet, pywt.ContinuousWavelet):
+        raise _continuous_error(f"pywt.ContinuousWavelet {wavelet.name!r}")
     if not wavelet.orthogonal:
         raise ValueError(
-            f"wavelet: {wavelet.name!r} is not orthogonal; only orthogonal wavelets "
-            f"can be learned (AWD ties analysis and synthesis filters), so "
-            f"biorthogonal families such as 'bior*'/'rbio*' are not accepted."
+            f"wavelet: {wavelet.name!r} is not orthogonal; AWD learns orthogonal filters (one "
+            f"lowpass h, analysis and synthesis tied), so a biorthogonal wavelet such as "
+            f"'bior*'/'rbio*' cannot be a start or a lowpass. The transforms accept it directly."
         )
     return np.asarray(wavelet.rec_lo, dtype=np.float64)
+
+
+def _check_filter(h: Any, name: str) -> Any:
+    h = h if isinstance(h, (jax.Array, np.ndarray)) else np.asarray(h)
+    if not (jnp.issubdtype(h.dtype, jnp.floating) or jnp.issubdtype(h.dtype, jnp.integer)):
+        raise TypeError(f"{name}: expected a real floating-point filter, got dtype {h.dtype}.")
+    if h.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D filter of shape (N,), got shape {tuple(h.shape)}.")
+    if h.shape[0] < 2 or h.shape[0] % 2:
+        raise ValueError(
+            f"{name}: expected an even filter length N >= 2 (two-channel wavelet filters have even "
+            f"length), got N = {h.shape[0]}."
+        )
+    return h
 
 
 def lowpass(wavelet: WaveletLike) -> Union[np.ndarray, jax.Array]:
@@ -73,20 +196,20 @@ def lowpass(wavelet: WaveletLike) -> Union[np.ndarray, jax.Array]:
         return _named_lowpass(wavelet)
     if isinstance(wavelet, pywt.Wavelet):
         return _from_pywt(wavelet)
+    if isinstance(wavelet, FilterBank):
+        raise ValueError(
+            "wavelet: a FilterBank has no single lowpass h; AWD learns orthogonal filters given by "
+            "their lowpass (pass h, a name or an orthogonal pywt.Wavelet)."
+        )
     if isinstance(wavelet, (jax.Array, np.ndarray, list, tuple)):
-        h = wavelet if isinstance(wavelet, (jax.Array, np.ndarray)) else np.asarray(wavelet)
-        if not (jnp.issubdtype(h.dtype, jnp.floating) or jnp.issubdtype(h.dtype, jnp.integer)):
-            raise TypeError(f"h: expected a real floating-point filter, got dtype {h.dtype}.")
-        if h.ndim != 1:
-            raise ValueError(f"h: expected a 1-D filter of shape (N,), got shape {tuple(h.shape)}.")
-        if h.shape[0] == 0 or h.shape[0] % 2:
-            raise ValueError(
-                f"h: expected an even, non-zero filter length N (orthogonal wavelet "
-                f"filters have even length), got N = {h.shape[0]}."
+        if isinstance(wavelet, (list, tuple)) and not _is_filter_values(wavelet):
+            raise TypeError(
+                f"h: expected a 1-D filter of numbers, got a {type(wavelet).__name__} of "
+                f"{[type(v).__name__ for v in wavelet][:4]}."
             )
-        return h
+        return _check_filter(wavelet, "h")
     raise TypeError(
-        f"wavelet: expected a pywt wavelet name, a pywt.Wavelet or a 1-D array, "
+        f"wavelet: expected a pywt wavelet name, a pywt.Wavelet, a FilterBank or a 1-D array, "
         f"got {type(wavelet).__name__}."
     )
 

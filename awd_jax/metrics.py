@@ -109,7 +109,7 @@ def compression_factor_for(
 ) -> float:
     """Compression factor of filter ``h`` on a test set (SPEC §6), computed in batches.
 
-    Coefficients are ``wavedec(x, h, level, mode)`` (``wavedec2`` for ``dims=2``) and
+    Coefficients are ``wavedec(x, h, mode=mode, level=level)`` (``wavedec2`` for ``dims=2``) and
     attributions the TRIM saliency of ``teacher_fn`` (:func:`awd_jax.attributions`).
 
     Args:
@@ -123,8 +123,7 @@ def compression_factor_for(
     Returns:
       The fraction as a Python float.
     """
-    from awd_jax.attributions import attributions  # lazy: metrics sits below attributions
-    from awd_jax.transform import wavedec, wavedec2
+    from awd_jax.attributions import attributions, decompose, objective_impl  # lazy: metrics sits below
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
@@ -135,7 +134,7 @@ def compression_factor_for(
         if not jnp.issubdtype(xb.dtype, jnp.floating):
             xb = xb.astype(jnp.zeros(()).dtype)
         hb = jnp.asarray(lowpass(h), xb.dtype)
-        coeffs = wavedec(xb, hb, level, mode) if dims == 1 else wavedec2(xb, hb, level, mode)
+        coeffs = decompose(xb, hb, mode, level, dims, objective_impl("auto", xb.shape, dims))
         attr = attributions(teacher_fn, xb, hb, level=level, mode=mode, method="saliency", target=target, dims=dims)
         c, t = _compression_counts(coeffs, attr, threshold)
         count += int(c)

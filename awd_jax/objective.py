@@ -20,11 +20,12 @@ from awd_jax.attributions import (
     attributions_from_coeffs,
     check_dims,
     check_method,
+    decompose,
     objective_impl,
+    reconstruct,
 )
 from awd_jax.filters import lowpass
 from awd_jax.penalties import penalties
-from awd_jax.transform import wavedec, wavedec2, waverec, waverec2
 
 __all__ = ["LossTerms", "Weights", "as_weights", "awd_loss", "reduce_coeffs"]
 
@@ -111,7 +112,7 @@ def awd_loss(
       level: J. mode: pywt mode. sparsity: λ. interpretation: γ.
       weights: penalty weights (:class:`Weights`, dict or ``None`` for all ones).
       method, target, steps: attribution settings (see :func:`awd_jax.attributions`).
-      dims: 1 (signals) or 2 (images).
+      dims: 1 (signals), 2 (images) or 3 (volumes ``(B, ..., D, H, W)``).
       impl: transform implementation (default ``"auto"``, see :func:`awd_jax.attributions.objective_impl`).
       mask: optional ``(B,)`` 0/1 sample weights; masked-out samples contribute nothing and
         ``B`` becomes ``Σ mask`` (exact padding of a short final batch; samples must not
@@ -137,12 +138,8 @@ def awd_loss(
             raise ValueError(f"mask: expected shape ({x.shape[0]},), got {tuple(mask.shape)}.")
         batch = jnp.sum(mask)
     impl = objective_impl(impl, x.shape, dims)
-    if dims == 1:
-        coeffs = wavedec(x, h, level, mode, impl=impl)
-        x_hat = waverec(coeffs, h, mode, -1, length=x.shape[-1], impl=impl)
-    else:
-        coeffs = wavedec2(x, h, level, mode, impl=impl)
-        x_hat = waverec2(coeffs, h, mode, (-2, -1), shape=x.shape[-2:], impl=impl)
+    coeffs = decompose(x, h, mode, level, dims, impl)
+    x_hat = reconstruct(coeffs, h, mode, dims, x.shape, impl)
     sq = (x_hat - x) ** 2
     rec = (jnp.sum(sq) if mask is None else jnp.sum(_per_sample(sq) * mask)) / batch
     pen = penalties(h)

@@ -68,8 +68,8 @@ def bench_1d(shape, wavelet, level, mode, repeats) -> list[dict]:
     rows.append(dict(op="wavedec", shape=list(shape), impl="pywt", ms=ref_dec, speedup=1.0))
     rows.append(dict(op="waverec", shape=list(shape), impl="pywt", ms=ref_rec, speedup=1.0))
     for impl in ("fused", "conv"):
-        dec = _median_ms(lambda: _ready(awd_jax.wavedec(x, h, level, mode, impl=impl)), repeats)
-        rec = _median_ms(lambda: _ready(awd_jax.waverec(coeffs, h, mode, impl=impl)), repeats)
+        dec = _median_ms(lambda: _ready(awd_jax.wavedec(x, h, mode=mode, level=level, impl=impl)), repeats)
+        rec = _median_ms(lambda: _ready(awd_jax.waverec(coeffs, h, mode=mode, impl=impl)), repeats)
         rows.append(dict(op="wavedec", shape=list(shape), impl=impl, ms=dec, speedup=ref_dec / dec))
         rows.append(dict(op="waverec", shape=list(shape), impl=impl, ms=rec, speedup=ref_rec / rec))
     jaxwt = _jaxwt()
@@ -93,7 +93,7 @@ def bench_2d(shape, wavelet, level, mode, repeats) -> list[dict]:
     ref = _median_ms(lambda: pywt.wavedec2(x_np, wavelet, mode, level=level), repeats)
     rows.append(dict(op="wavedec2", shape=list(shape), impl="pywt", ms=ref, speedup=1.0))
     for impl in ("fused", "conv"):
-        t = _median_ms(lambda: _ready(awd_jax.wavedec2(x, h, level, mode, impl=impl)), repeats)
+        t = _median_ms(lambda: _ready(awd_jax.wavedec2(x, h, mode=mode, level=level, impl=impl)), repeats)
         rows.append(dict(op="wavedec2", shape=list(shape), impl=impl, ms=t, speedup=ref / t))
     return rows
 
@@ -127,7 +127,7 @@ def main(argv=None) -> dict:
         dtype="float32",
         device=str(jax.devices()[0]),
         backend=jax.default_backend(),
-        default_impl=awd_jax.transform._resolve_impl("auto", len(awd_jax.lowpass(args.wavelet))),
+        default_impl=awd_jax.transform.resolve_impl("auto", len(awd_jax.lowpass(args.wavelet))),
         cpu_count=os.cpu_count(),
         platform=platform.platform(),
         versions=dict(awd_jax=awd_jax.__version__, jax=jax.__version__, pywt=pywt.__version__, numpy=np.__version__),

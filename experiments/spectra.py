@@ -128,7 +128,7 @@ def split_indices(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.nd
 def wavelet_features(x: np.ndarray, h: Any, *, level: int, mode: str, k: int) -> np.ndarray:
     """``(n, L)`` signals → ``(n, k·(level+1))`` top-k coefficients per array (float64)."""
     hh = jnp.asarray(lowpass(h), jnp.float32)
-    coeffs = wavedec(jnp.asarray(x, jnp.float32), hh, level, mode)
+    coeffs = wavedec(jnp.asarray(x, jnp.float32), hh, mode=mode, level=level)
     return np.asarray(top_k_per_scale(coeffs, k), np.float64)
 
 
@@ -271,7 +271,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     lin = models["awd"]
     f_test = wavelet_features(x_test, filters["awd"], **feats)
     h_awd = jnp.asarray(filters["awd"])
-    feat_fn = jax.jit(lambda x: top_k_per_scale(wavedec(x, h_awd, config.level, config.mode), config.k))
+    feat_fn = jax.jit(lambda x: top_k_per_scale(wavedec(x, h_awd, mode=config.mode, level=config.level), config.k))
     xt_j = jnp.asarray(x_test)
     teacher_jit = jax.jit(teacher_fn)
     timing = {
@@ -370,13 +370,13 @@ def atom_centres(h: np.ndarray, length: int, level: int, mode: str) -> list:
     its centre is the energy-weighted mean position over the ``length`` signal samples.
     """
     hh = jnp.asarray(h, jnp.float32)
-    shapes = [c.shape[-1] for c in wavedec(jnp.zeros((1, length), jnp.float32), hh, level, mode)]
+    shapes = [c.shape[-1] for c in wavedec(jnp.zeros((1, length), jnp.float32), hh, mode=mode, level=level)]
     centres = []
     grid = np.arange(length)
     for a, n in enumerate(shapes):
         coeffs = [jnp.zeros((n, s), jnp.float32) for s in shapes]
         coeffs[a] = jnp.eye(n, dtype=jnp.float32)
-        atoms = np.asarray(waverec(coeffs, hh, mode))[:, :length] ** 2
+        atoms = np.asarray(waverec(coeffs, hh, mode=mode))[:, :length] ** 2
         weight = atoms.sum(axis=1)
         centres.append(np.where(weight > 0, atoms @ grid / np.where(weight > 0, weight, 1.0), np.nan))
     return centres
@@ -389,7 +389,7 @@ def top_coefficient_signal(x: np.ndarray, h: np.ndarray, level: int, mode: str, 
     kept coefficients' atoms in samples)`` (see :func:`atom_centres`).
     """
     hh = jnp.asarray(h, jnp.float32)
-    coeffs = wavedec(jnp.asarray(x[None], jnp.float32), hh, level, mode)
+    coeffs = wavedec(jnp.asarray(x[None], jnp.float32), hh, mode=mode, level=level)
     centres = atom_centres(np.asarray(h), x.shape[-1], level, mode)
     kept, positions = [], []
     labels = [f"cA{level}"] + [f"cD{j}" for j in range(level, 0, -1)]
@@ -400,7 +400,7 @@ def top_coefficient_signal(x: np.ndarray, h: np.ndarray, level: int, mode: str, 
         mask[idx] = 1.0
         kept.append(jnp.asarray((c * mask)[None]))
         positions.append((lab, np.clip(cen[idx], 0, x.shape[-1] - 1)))
-    rec = np.asarray(waverec(kept, hh, mode))[0][: x.shape[-1]]
+    rec = np.asarray(waverec(kept, hh, mode=mode))[0][: x.shape[-1]]
     return rec, positions
 
 

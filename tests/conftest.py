@@ -1,4 +1,4 @@
-"""Shared fixtures: float64 switch, the slow marker, and the repository on sys.path."""
+"""Shared fixtures: float64 switch, compilation counter, the slow marker, the repository on sys.path."""
 
 import os
 import sys
@@ -31,3 +31,20 @@ def _quiet_boundary_warning():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Level value of")
         yield
+
+
+_COMPILES = [0]
+
+
+def _on_duration_event(name, duration, **kwargs):
+    if name == "/jax/core/compile/backend_compile_duration":
+        _COMPILES[0] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_duration_event)
+
+
+@pytest.fixture
+def compile_counter():
+    """``count()`` → XLA compilations so far, from ``jax.monitoring``'s public duration events."""
+    return lambda: _COMPILES[0]

@@ -85,7 +85,7 @@ def test_compression_factor_for_matches_direct_and_batching():
     w = jnp.asarray(np.where(t < 16, np.cos(0.4 * t), 0.0), jnp.float32)
     teacher = lambda x: x @ w  # noqa: E731
     x = np.random.default_rng(0).standard_normal((7, 32)).astype(np.float32)
-    c = wavedec(jnp.asarray(x), "db2", 3, "zero")
+    c = wavedec(jnp.asarray(x), "db2", mode="zero", level=3)
     a = attributions(teacher, x, "db2", level=3, mode="zero")
     want = float(compression_factor(c, a))
     assert 0.05 < want < 0.95  # the teacher ignores the second half: some saliency is ~0

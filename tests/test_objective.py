@@ -58,8 +58,8 @@ def test_saliency_of_linear_teacher_is_adjoint_of_waverec(x64):
     x, w = spec_signals()
     h = jnp.asarray(perturbed())
     attr = attributions(lambda z: z @ w, x, h, level=2)
-    coeffs = awd.wavedec(x, h, 2)
-    jac = jax.jacobian(lambda c: awd.waverec(c, h, length=40) @ w)(coeffs)  # d(f_b)/dc per array
+    coeffs = awd.wavedec(x, h, mode="zero", level=2)
+    jac = jax.jacobian(lambda c: awd.waverec(c, h, mode="zero", length=40) @ w)(coeffs)  # d(f_b)/dc per array
     for a, j in zip(attr, jac):
         # j: (B, B, n) — sample b's output wrt sample b' coefficients; diagonal wanted
         np.testing.assert_allclose(a, np.einsum("bbn->bn", j), rtol=1e-12, atol=1e-14)
@@ -91,7 +91,7 @@ def test_attribution_shapes_1d_odd_length_and_leading_dims():
     h = lowpass("db2")
     for method in METHODS:
         attr = attributions(teacher, x, h, level=3, method=method, steps=4)
-        coeffs = awd.wavedec(x, h, 3)
+        coeffs = awd.wavedec(x, h, mode="zero", level=3)
         assert [a.shape for a in attr] == [c.shape for c in coeffs]
         assert all(a.dtype == jnp.float32 for a in attr)
 
@@ -101,7 +101,7 @@ def test_attribution_shapes_2d():
     teacher = lambda z: jnp.stack([jnp.sum(z**2, axis=(1, 2)), jnp.sum(z, axis=(1, 2))], 1)
     h = lowpass("db2")
     attr = attributions(teacher, x, h, level=2, dims=2, method="input_x_gradient", target=0)
-    coeffs = awd.wavedec2(x, h, 2)
+    coeffs = awd.wavedec2(x, h, mode="zero", level=2)
     assert attr[0].shape == coeffs[0].shape
     for a, c in zip(attr[1:], coeffs[1:]):
         assert isinstance(a, (tuple, list)) and len(a) == 3
@@ -186,12 +186,12 @@ def _frozen_residual_interp(teacher, x, h0, level, method, target, steps):
     length = x.shape[-1]
 
     def rec(c, h):
-        return awd.waverec(c, h, length=length)
+        return awd.waverec(c, h, mode="zero", length=length)
 
-    r0 = rec(awd.wavedec(x, h0, level), h0)
+    r0 = rec(awd.wavedec(x, h0, mode="zero", level=level), h0)
 
     def value(h):
-        c = awd.wavedec(x, h, level)
+        c = awd.wavedec(x, h, mode="zero", level=level)
         shift = rec(c, h) - r0
         alphas = [1.0] if method != "integrated_gradients" else [(k + 0.5) / steps for k in range(steps)]
         grads = []
@@ -332,6 +332,27 @@ def test_errors():
     with pytest.raises(ValueError, match="method"):
         awd_loss(h, x, None, level=2, method="shap")
     with pytest.raises(ValueError, match="dims"):
-        awd_loss(h, x, None, level=2, dims=3)
+        awd_loss(h, x, None, level=2, dims=4)
+    with pytest.raises(ValueError, match=r"x: dims=2 needs .* \(B, H, W\).*got shape \(3, 32\)"):
+        awd_loss(h, x, None, level=2, dims=2)  # the batch is never taken for an image axis
     with pytest.raises(ValueError, match="teacher_fn"):
         jax.jit(lambda h: awd_loss(h, x, lambda z: z[None], level=2, interpretation=1.0)[0])(jnp.asarray(h))
+
+
+def test_volumes_dims3_reduce_over_j_plus_1_groups(x64):
+    """dims=3: wavedecn over the last three axes; sparsity = Σ|c| / (J+1) / B, rec ~ 0."""
+    x = np.random.default_rng(3).standard_normal((3, 6, 7, 8))
+    h = awd.lowpass("db2")
+    total, terms = awd.awd_loss(h, x, None, level=2, mode="zero", sparsity=1.0, dims=3)
+    ref = pywt.wavedecn(x, "db2", "zero", level=2, axes=(1, 2, 3))
+    l1 = np.abs(ref[0]).sum() + sum(np.abs(v).sum() for d in ref[1:] for v in d.values())
+    np.testing.assert_allclose(terms.sparsity, l1 / 3 / 3, rtol=1e-12)
+    assert float(terms.rec) < 1e-20
+
+
+def test_biorthogonal_start_is_refused_with_the_reason():
+    x = np.ones((4, 16), np.float32)
+    with pytest.raises(ValueError, match="AWD learns orthogonal filters"):
+        awd.awd_loss("bior2.2", x, None, level=2)
+    with pytest.raises(ValueError, match="AWD learns orthogonal filters"):
+        awd.fit("rbio1.3", None, x, level=2, epochs=1)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from awd_jax.filters import WaveletLike, lowpass
-from awd_jax.modes import MODES
+from awd_jax._extension import MODES
 from awd_jax.transform import dwt_coeff_len, wavedec
 
 __all__ = ["detail_lengths", "simulate", "simulation_target"]
