@@ -22,6 +22,8 @@ Everything is jittable and differentiable (twice) in ``h``; ``level``, ``mode``,
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -106,6 +108,22 @@ def _check_output(out_shape: Sequence[int], batch: int, target: int) -> None:
         raise TypeError(f"target: expected an int, got {type(target).__name__}.")
     if not 0 <= target < k:
         raise ValueError(f"target: expected 0 <= target < {k} (the teacher has {k} output(s)), got {target}.")
+
+
+def bind_teacher(teacher_fn: Callable | None, teacher_params: Any = None) -> TeacherFn | None:
+    """``x -> teacher_fn(teacher_params, x)`` when ``teacher_params`` is given, else ``teacher_fn`` itself.
+
+    JAX's idiom for a model is a pure ``teacher_fn(params, x)`` (``model.apply``,
+    ``nnx.merge(graphdef, state)``): with the parameters passed here they stay traced
+    arguments of a compiled program instead of constants baked into it.
+    """
+    if teacher_fn is None or teacher_params is None:
+        return teacher_fn
+    return functools.partial(_call_with_params, teacher_fn, teacher_params)
+
+
+def _call_with_params(teacher_fn: Callable, teacher_params: Any, x: jax.Array) -> jax.Array:
+    return teacher_fn(teacher_params, x)
 
 
 def check_teacher(teacher_fn: TeacherFn, x_shape: Sequence[int], dtype: Any, target: int) -> None:
@@ -206,6 +224,7 @@ def attributions(
     dims: int = 1,
     steps: int = 32,
     impl: str = DEFAULT_IMPL,
+    teacher_params: Any = None,
 ) -> list:
     """TRIM attributions of ``teacher_fn`` on the wavelet coefficients of ``x``.
 
@@ -219,6 +238,8 @@ def attributions(
       dims: 1, 2 or 3. steps: integrated-gradients points.
       impl: transform implementation (see :mod:`awd_jax.transform`); default ``"auto"``
         (see :func:`objective_impl`).
+      teacher_params: if given, the teacher is called as ``teacher_fn(teacher_params, x)``
+        with the parameters a traced argument (see :func:`bind_teacher`).
 
     Returns:
       arrays with the structure and shapes of ``wavedec(x, h, mode=mode, level=level)``
@@ -237,5 +258,5 @@ def attributions(
     impl = objective_impl(impl, x.shape, dims)
     coeffs = decompose(x, h, mode, level, dims, impl)
     return attributions_from_coeffs(
-        teacher_fn, x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
+        bind_teacher(teacher_fn, teacher_params), x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
     )

@@ -105,7 +105,7 @@ def _is_filter_values(wavelet: Any) -> bool:
 
 def is_single_wavelet(wavelet: Any) -> bool:
     """Whether ``wavelet`` is one wavelet (not a per-axis sequence of them)."""
-    return (isinstance(wavelet, (str, pywt.Wavelet, FilterBank, jax.Array, np.ndarray))
+    return (isinstance(wavelet, (str, pywt.Wavelet, pywt.ContinuousWavelet, FilterBank, jax.Array, np.ndarray))
             or hasattr(wavelet, "filter_bank") or _is_filter_values(wavelet))
 
 

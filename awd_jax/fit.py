@@ -37,7 +37,14 @@ import optax
 
 from jax.sharding import Mesh
 
-from awd_jax.attributions import DEFAULT_IMPL, check_dims, check_method, check_teacher, objective_impl
+from awd_jax.attributions import (
+    DEFAULT_IMPL,
+    bind_teacher,
+    check_dims,
+    check_method,
+    check_teacher,
+    objective_impl,
+)
 from awd_jax.checkpoint import Checkpoint, fingerprint_of, load_checkpoint, save_checkpoint
 from awd_jax.filters import lowpass
 from awd_jax.objective import LossTerms, Weights, as_weights, awd_loss
@@ -75,6 +82,7 @@ class TrainConfig(NamedTuple):
     epochs: int
     shuffle: bool
     impl: str
+    teacher_takes_params: bool = False  # teacher_fn(params, x) with params traced
 
 
 class TrainState(NamedTuple):
@@ -89,20 +97,22 @@ def _init_state(h0: jax.Array, cfg: TrainConfig) -> TrainState:
     return TrainState(h0, cfg.optimizer.init(h0), jnp.asarray(True))
 
 
-def _loss(h, x, mask, lam, gam, cfg: TrainConfig):
+def _loss(h, x, mask, lam, gam, tp, cfg: TrainConfig):
     return awd_loss(
         h, x, cfg.teacher_fn, level=cfg.level, mode=cfg.mode, sparsity=lam, interpretation=gam,
         weights=cfg.weights, method=cfg.method, target=cfg.target, dims=cfg.dims, steps=cfg.steps, impl=cfg.impl,
-        mask=mask,
+        mask=mask, teacher_params=tp if cfg.teacher_takes_params else None,
     )
 
 
-def _step(state: TrainState, x: jax.Array, mask: jax.Array | None, lam, gam, cfg: TrainConfig):
+def _step(state: TrainState, x: jax.Array, mask: jax.Array | None, lam, gam, tp, cfg: TrainConfig):
     """One guarded optimiser step on ``x`` ``(B, ...)`` with sample mask ``(B,)`` (or None).
+
+    ``tp``: the teacher's parameters (traced), used when ``cfg.teacher_takes_params``.
 
     Returns the new state and the pre-step terms ``(9,)`` (LossTerms fields, then total).
     """
-    (total, terms), grad = jax.value_and_grad(_loss, has_aux=True)(state.h, x, mask, lam, gam, cfg)
+    (total, terms), grad = jax.value_and_grad(_loss, has_aux=True)(state.h, x, mask, lam, gam, tp, cfg)
     updates, opt_state = cfg.optimizer.update(grad, state.opt_state, state.h)
     h = optax.apply_updates(state.h, updates)
     values = jnp.stack(list(terms) + [total])
@@ -112,7 +122,7 @@ def _step(state: TrainState, x: jax.Array, mask: jax.Array | None, lam, gam, cfg
     return new_state, values
 
 
-def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, cfg: TrainConfig):
+def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, tp, cfg: TrainConfig):
     """One epoch over ``data`` ``(n, ...)``; returns the state and the mean terms ``(9,)``."""
     n = data.shape[0]
     bs = cfg.batch_size
@@ -122,7 +132,7 @@ def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, 
         perm = jnp.arange(n)
     idx, masks = epoch_batches(perm, bs, jnp)
     masks = None if masks is None else masks.astype(data.dtype)
-    body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, cfg)
+    body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, tp, cfg)
     state, values = jax.lax.scan(body, state, (idx, masks))
     return state, jnp.mean(values, axis=0)
 
@@ -133,7 +143,8 @@ def _per_epoch(cfg: TrainConfig) -> TrainConfig:
     return cfg._replace(epochs=0)
 
 
-def _run_chunk(state: TrainState, xs: jax.Array, masks: jax.Array | None, valid: jax.Array, lam, gam, cfg: TrainConfig):
+def _run_chunk(state: TrainState, xs: jax.Array, masks: jax.Array | None, valid: jax.Array, lam, gam, tp,
+               cfg: TrainConfig):
     """Steps over host-provided batches ``xs (k, B, ...)``, masks ``(k, B)`` or None; batches
     with ``valid[i] = False`` (fill of a short last chunk) are computed and discarded.
 
@@ -141,7 +152,7 @@ def _run_chunk(state: TrainState, xs: jax.Array, masks: jax.Array | None, valid:
     """
     def body(s, inp):
         x, m, v = inp
-        new, values = _step(s, x, m, lam, gam, cfg)
+        new, values = _step(s, x, m, lam, gam, tp, cfg)
         return jax.tree_util.tree_map(lambda a, b: jnp.where(v, a, b), new, s), values
 
     return jax.lax.scan(body, state, (xs, masks, valid))
@@ -149,8 +160,8 @@ def _run_chunk(state: TrainState, xs: jax.Array, masks: jax.Array | None, valid:
 
 #: streamed steps, one chain / vmapped over chains (state, λ, γ batched; data shared)
 _run_chunk_jit = jax.jit(_run_chunk, static_argnames=("cfg",))
-def _run_chunk_chains(state, xs, masks, valid, lam, gam, cfg: TrainConfig):
-    return jax.vmap(lambda s, lm, gm: _run_chunk(s, xs, masks, valid, lm, gm, cfg))(state, lam, gam)
+def _run_chunk_chains(state, xs, masks, valid, lam, gam, tp, cfg: TrainConfig):
+    return jax.vmap(lambda s, lm, gm: _run_chunk(s, xs, masks, valid, lm, gm, tp, cfg))(state, lam, gam)
 
 
 _run_chunk_chains_jit = jax.jit(_run_chunk_chains, static_argnames=("cfg",))
@@ -161,7 +172,8 @@ def _permutation(key: jax.Array, epoch, n: int) -> jax.Array:
     return jax.random.permutation(jax.random.fold_in(key, epoch), n)
 
 
-def _stream_epoch(state, src: HostData, key, epoch: int, lam, gam, cfg: TrainConfig, plan: StreamPlan, chains=False):
+def _stream_epoch(state, src: HostData, key, epoch: int, lam, gam, tp, cfg: TrainConfig, plan: StreamPlan,
+                  chains=False):
     """One epoch over host data: the batches of :func:`_epoch` (same permutation, same
     padding), moved to the device(s) ``plan.per_chunk`` batches at a time.
 
@@ -172,12 +184,12 @@ def _stream_epoch(state, src: HostData, key, epoch: int, lam, gam, cfg: TrainCon
     runner = _run_chunk_chains_jit if chains else _run_chunk_jit
     parts = []
     for chunk in chunks(src, idx, masks, plan.per_chunk, sharding=plan.sharding, check_finite=plan.check_finite):
-        state, values = runner(state, chunk.xs, chunk.masks, chunk.valid, lam, gam, cfg=_per_epoch(cfg))
+        state, values = runner(state, chunk.xs, chunk.masks, chunk.valid, lam, gam, tp, cfg=_per_epoch(cfg))
         parts.append(values[..., : chunk.n_valid, :])
     return state, jnp.mean(jnp.concatenate(parts, axis=-2), axis=-2)
 
 
-def _stream_train(h0, src: HostData, key, lam, gam, cfg: TrainConfig, plan: StreamPlan, chains=False):
+def _stream_train(h0, src: HostData, key, lam, gam, tp, cfg: TrainConfig, plan: StreamPlan, chains=False):
     """:func:`_train` for host data (Python loop over epochs); same outputs.
 
     With ``chains``, ``h0 (C, N)``, ``lam (C,)`` and ``gam (C,)`` run as one vmapped program.
@@ -187,7 +199,7 @@ def _stream_train(h0, src: HostData, key, lam, gam, cfg: TrainConfig, plan: Stre
     values, oks = [], []
     for epoch in range(cfg.epochs):
         first = plan._replace(check_finite=plan.check_finite and epoch == 0)
-        state, v = _stream_epoch(state, src, key, epoch, lam, gam, cfg, first, chains)
+        state, v = _stream_epoch(state, src, key, epoch, lam, gam, tp, cfg, first, chains)
         values.append(v)
         oks.append(state.ok)
     if not values:
@@ -224,14 +236,14 @@ def make_plan(src: HostData, cfg: TrainConfig, mesh, chunk_size) -> StreamPlan:
     return StreamPlan(per_chunk, None if mesh is None else batch_spec(mesh, leading=1))
 
 
-def _train(h0: jax.Array, data: jax.Array, key: jax.Array, lam, gam, cfg: TrainConfig):
+def _train(h0: jax.Array, data: jax.Array, key: jax.Array, lam, gam, tp, cfg: TrainConfig):
     """``cfg.epochs`` epochs as one scan, from a fresh optimiser state.
 
     Returns ``(state, values (epochs, 9), ok (epochs,))``, where ``ok[e]`` says the run had
     not diverged by the end of epoch ``e``. Pure; vmappable over ``h0``, ``lam``, ``gam``.
     """
     def body(state, epoch):
-        state, values = _epoch(state, data, key, epoch, lam, gam, cfg)
+        state, values = _epoch(state, data, key, epoch, lam, gam, tp, cfg)
         return state, (values, state.ok)
 
     state, (values, ok) = jax.lax.scan(body, _init_state(h0, cfg), jnp.arange(cfg.epochs))
@@ -317,7 +329,7 @@ _epoch_jit = jax.jit(_epoch, static_argnames=("cfg",))
 
 def make_config(
     teacher_fn, data, *, level, mode, interpretation_on, weights, method, target, dims, steps, optimizer,
-    learning_rate, batch_size, epochs, shuffle, impl=DEFAULT_IMPL,
+    learning_rate, batch_size, epochs, shuffle, impl=DEFAULT_IMPL, teacher_params=None,
 ) -> TrainConfig:
     """Validate the settings shared by ``fit`` and ``sweep`` and build the static :class:`TrainConfig`."""
     check_method(method)
@@ -331,7 +343,7 @@ def make_config(
     else:
         bs = min(int(batch_size), n)
     if teacher_fn is not None:
-        check_teacher(teacher_fn, (bs,) + tuple(data.shape[1:]), data.dtype, target)
+        check_teacher(bind_teacher(teacher_fn, teacher_params), (bs,) + tuple(data.shape[1:]), data.dtype, target)
     if optimizer is None:
         optimizer = _default_optimizer(float(learning_rate))
     elif not isinstance(optimizer, optax.GradientTransformation):
@@ -339,6 +351,7 @@ def make_config(
     return TrainConfig(
         teacher_fn if interpretation_on else None, int(level), mode, as_weights(weights), method, int(target),
         int(dims), int(steps), optimizer, bs, int(epochs), bool(shuffle), objective_impl(impl, data.shape, dims),
+        teacher_params is not None and interpretation_on,
     )
 
 
@@ -390,12 +403,14 @@ def fit(
     chunk_size: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
+    teacher_params: Any = None,
 ) -> FitResult:
     """Learn a wavelet filter by minimising :func:`awd_jax.awd_loss` over ``data``.
 
     Args:
       h0: initial filter (name, ``pywt.Wavelet`` or ``(N,)`` array).
-      teacher_fn: ``x (B, ...) -> (B,)``/``(B, K)``, or ``None`` (no interpretation term).
+      teacher_fn: ``x (B, ...) -> (B,)``/``(B, K)``, or ``None`` (no interpretation term);
+        with ``teacher_params``, ``teacher_fn(teacher_params, x)``.
       data: ``(n, ..., L)`` (``dims=1``) or ``(n, ..., H, W)`` (``dims=2``); finite. An
         array (JAX or NumPy), a NumPy memmap, or any object with ``__len__`` and
         ``__getitem__`` returning one sample (see ``stream``).
@@ -427,6 +442,10 @@ def fit(
         ``epochs=3`` then ``epochs=6`` on one folder equals one ``epochs=6`` run); a corrupt
         or mismatched checkpoint raises ``ValueError``.
       checkpoint_every: epochs between checkpoints.
+      teacher_params: the teacher's parameters (any pytree, e.g. Flax ``variables`` or an
+        ``nnx.split`` state): the teacher is called as ``teacher_fn(teacher_params, x)`` and
+        the parameters are an argument of the compiled program, not a constant, so a second
+        ``fit`` with other parameters of the same shapes compiles nothing new.
 
     Returns:
       :class:`FitResult`.
@@ -445,8 +464,9 @@ def fit(
     cfg = make_config(
         teacher_fn, data, level=level, mode=mode, interpretation_on=interp_on, weights=weights, method=method,
         target=target, dims=dims, steps=steps, optimizer=optimizer, learning_rate=learning_rate,
-        batch_size=batch_size, epochs=epochs, shuffle=shuffle, impl=impl,
+        batch_size=batch_size, epochs=epochs, shuffle=shuffle, impl=impl, teacher_params=teacher_params,
     )
+    tp = teacher_params if cfg.teacher_takes_params else None
     config = config_dict(
         cfg, teacher_fn=teacher_fn, h0=h0, data=data, sparsity=sparsity, interpretation=interpretation,
         optimizer=optimizer, learning_rate=learning_rate, seed=seed,
@@ -498,10 +518,10 @@ def fit(
     try:
         for epoch in epochs_iter:
             if plan is None:
-                state, values = epoch_fn(state, data, key, epoch, lam, gam)
+                state, values = epoch_fn(state, data, key, epoch, lam, gam, tp)
             else:
                 first = plan._replace(check_finite=epoch == start)  # this call's first pass reads every sample
-                state, values = _stream_epoch(state, data, key, epoch, lam, gam, cfg, first)
+                state, values = _stream_epoch(state, data, key, epoch, lam, gam, tp, cfg, first)
             values = np.asarray(values)
             rows.append(values)
             if bar is not None:

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from awd_jax.attributions import (
     DEFAULT_IMPL,
     attributions_from_coeffs,
+    bind_teacher,
     check_dims,
     check_method,
     decompose,
@@ -102,6 +103,7 @@ def awd_loss(
     steps: int = 32,
     impl: str = DEFAULT_IMPL,
     mask: jax.Array | None = None,
+    teacher_params: Any = None,
 ) -> tuple[jax.Array, LossTerms]:
     """AWD loss of filter ``h`` on a minibatch.
 
@@ -116,7 +118,10 @@ def awd_loss(
       impl: transform implementation (default ``"auto"``, see :func:`awd_jax.attributions.objective_impl`).
       mask: optional ``(B,)`` 0/1 sample weights; masked-out samples contribute nothing and
         ``B`` becomes ``Σ mask`` (exact padding of a short final batch; samples must not
-        interact in the teacher, as SPEC §4 already assumes).
+        interact in the teacher, as ``docs/method.md#attribution-methods`` assumes).
+      teacher_params: if given, the teacher is ``teacher_fn(teacher_params, x)`` with the
+        parameters traced (a pytree, e.g. Flax ``variables``); new parameters of the same
+        shapes reuse the compiled program.
 
     Returns:
       ``(total, terms)``: scalar total and the unweighted :class:`LossTerms`, where
@@ -149,7 +154,7 @@ def awd_loss(
         interp = jnp.zeros((), x.dtype)
     else:
         attr = attributions_from_coeffs(
-            teacher_fn, x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
+            bind_teacher(teacher_fn, teacher_params), x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
         )
         interp = reduce_coeffs(attr, batch, mask)
     terms = LossTerms(rec, pen.lsum, pen.hsum, pen.l2norm, pen.cmf, pen.conv, sparse, interp)

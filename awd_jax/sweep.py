@@ -128,13 +128,13 @@ def _vmap_chains(fn, args, n_dev: int, chain_sharding):
     return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
-def _warm(h0, data, key, lams, gams, cfg_first, cfg_rest, chain_sharding=None):
+def _warm(h0, data, key, lams, gams, tp, cfg_first, cfg_rest, chain_sharding=None):
     """Warm-start grid: returns stacked (h_start, h_final, values, ok), each ``(n_λ, n_γ, ...)``."""
     train_first = functools.partial(_train, cfg=cfg_first)
     train_rest = functools.partial(_train, cfg=cfg_rest)
 
     def along_lam(h, lam):
-        state, values, ok = train_first(h, data, key, lam, gams[0])
+        state, values, ok = train_first(h, data, key, lam, gams[0], tp)
         return state.h, (h, state.h, values, ok)
 
     _, first = jax.lax.scan(along_lam, h0, lams)  # each (n_λ, ...)
@@ -143,7 +143,7 @@ def _warm(h0, data, key, lams, gams, cfg_first, cfg_rest, chain_sharding=None):
 
     def chain(h, lam):
         def along_gam(h, gam):
-            state, values, ok = train_rest(h, data, key, lam, gam)
+            state, values, ok = train_rest(h, data, key, lam, gam, tp)
             return state.h, (h, state.h, values, ok)
 
         return jax.lax.scan(along_gam, h, gams[1:])[1]
@@ -153,22 +153,22 @@ def _warm(h0, data, key, lams, gams, cfg_first, cfg_rest, chain_sharding=None):
     return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[:, None], b], axis=1), first, rest)
 
 
-def _cold(h0, data, key, lams, gams, cfg, chain_sharding=None):
+def _cold(h0, data, key, lams, gams, tp, cfg, chain_sharding=None):
     """Every cell from ``h0``: one vmap over the flattened cells of ``lams × gams`` (1-D each)."""
     def one(lam, gam):
-        state, values, ok = _train(h0, data, key, lam, gam, cfg)
+        state, values, ok = _train(h0, data, key, lam, gam, tp, cfg)
         return h0, state.h, values, ok
 
     n_dev = 1 if chain_sharding is None else chain_sharding.mesh.devices.size
     return _vmap_chains(one, (lams, gams), n_dev, chain_sharding)
 
 
-def _warm_streamed(h0, src, key, lams, gams, cfg_first, cfg_rest, plan):
+def _warm_streamed(h0, src, key, lams, gams, tp, cfg_first, cfg_rest, plan):
     """:func:`_warm` for host data: the λ walk, then every λ chain vmapped over γ, epoch by epoch."""
     starts, finals, values, oks = [], [], [], []
     h = h0
     for lam in lams:
-        state, v, ok = _stream_train(h, src, key, lam, gams[0], cfg_first, plan)
+        state, v, ok = _stream_train(h, src, key, lam, gams[0], tp, cfg_first, plan)
         starts.append(h)
         finals.append(state.h)
         values.append(v)
@@ -177,16 +177,16 @@ def _warm_streamed(h0, src, key, lams, gams, cfg_first, cfg_rest, plan):
     cols = [tuple(jnp.stack(a) for a in (starts, finals, values, oks))]
     hs = cols[0][1]
     for gam in gams[1:]:
-        state, v, ok = _stream_train(hs, src, key, lams, jnp.full_like(lams, gam), cfg_rest, plan, chains=True)
+        state, v, ok = _stream_train(hs, src, key, lams, jnp.full_like(lams, gam), tp, cfg_rest, plan, chains=True)
         cols.append((hs, state.h, v, ok))
         hs = state.h
     return tuple(jnp.stack([c[i] for c in cols], axis=1) for i in range(4))
 
 
-def _cold_streamed(h0, src, key, lams, gams, cfg, plan):
+def _cold_streamed(h0, src, key, lams, gams, tp, cfg, plan):
     """:func:`_cold` for host data: all cells as vmapped chains over one stream."""
     h0s = jnp.broadcast_to(h0, (lams.shape[0],) + h0.shape)
-    state, values, ok = _stream_train(h0s, src, key, lams, gams, cfg, plan, chains=True)
+    state, values, ok = _stream_train(h0s, src, key, lams, gams, tp, cfg, plan, chains=True)
     return h0s, state.h, values, ok
 
 
@@ -221,6 +221,7 @@ def sweep(
     devices: Sequence[jax.Device] | Mesh | None = None,
     stream: bool | None = None,
     chunk_size: int | None = None,
+    teacher_params: Any = None,
 ) -> SweepResult:
     """Train one filter per ``(λ, γ)`` cell; the keyword arguments are :func:`awd_jax.fit`'s.
 
@@ -233,6 +234,9 @@ def sweep(
         streamed data each batch is split over them as in ``fit``.
       stream, chunk_size: as :func:`awd_jax.fit` (with ``devices`` given, in-memory data
         stay in memory unless ``stream=True``).
+
+      teacher_params: as :func:`awd_jax.fit`: ``teacher_fn(teacher_params, x)`` with the
+        parameters traced.
 
     Returns:
       :class:`SweepResult`; ``result.cell(i, j)`` equals ``fit(result.h0[i, j], ...,
@@ -251,8 +255,10 @@ def sweep(
         "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
         "shuffle": shuffle, "impl": impl,
     }
-    cfg_on = make_config(teacher_fn, data, interpretation_on=teacher_fn is not None, **common)
-    cfg_off = make_config(teacher_fn, data, interpretation_on=False, **common)
+    cfg_on = make_config(teacher_fn, data, interpretation_on=teacher_fn is not None, teacher_params=teacher_params,
+                         **common)
+    tp = teacher_params if cfg_on.teacher_takes_params else None
+    cfg_off = make_config(teacher_fn, data, interpretation_on=False, teacher_params=teacher_params, **common)
     lams = jnp.asarray(lams_np, data.dtype)
     gams = jnp.asarray(gams_np, data.dtype)
     key = jax.random.PRNGKey(seed)
@@ -267,10 +273,10 @@ def sweep(
     if warm_start:
         cfg_first = cfg_off if gams_np[0] == 0.0 else cfg_on
         if streamed:
-            starts, finals, values, ok = _warm_streamed(h0, data, key, lams, gams, cfg_first, cfg_on, plan)
+            starts, finals, values, ok = _warm_streamed(h0, data, key, lams, gams, tp, cfg_first, cfg_on, plan)
         else:
             starts, finals, values, ok = _warm_jit(
-                h0, data, key, lams, gams, cfg_first=cfg_first, cfg_rest=cfg_on, chain_sharding=chain_sharding
+                h0, data, key, lams, gams, tp, cfg_first=cfg_first, cfg_rest=cfg_on, chain_sharding=chain_sharding
             )
     else:
         zero = gams_np == 0.0
@@ -281,9 +287,9 @@ def sweep(
             li, gi = np.meshgrid(np.arange(n_lam), cols, indexing="ij")
             cell_lams, cell_gams = lams[li.ravel()], gams[gi.ravel()]
             if streamed:
-                out = _cold_streamed(h0, data, key, cell_lams, cell_gams, cfg, plan)
+                out = _cold_streamed(h0, data, key, cell_lams, cell_gams, tp, cfg, plan)
             else:
-                out = _cold_jit(h0, data, key, cell_lams, cell_gams, cfg=cfg, chain_sharding=chain_sharding)
+                out = _cold_jit(h0, data, key, cell_lams, cell_gams, tp, cfg=cfg, chain_sharding=chain_sharding)
             parts.append((li.ravel(), gi.ravel(), out))
         n = h0.shape[0]
         starts = np.zeros((n_lam, n_gam, n), h0.dtype)
