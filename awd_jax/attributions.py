@@ -1,4 +1,4 @@
-"""TRIM attributions of a teacher in wavelet-coefficient space (SPEC §4).
+"""TRIM attributions of a teacher in wavelet-coefficient space (docs/method.md#trim-attributions).
 
 The teacher ``f`` is reparameterised on the coefficients ``c = wavedec(x, h)`` with a
 residual, ``f'(c) = f(waverec(c, h) + stop_gradient(x − waverec(c, h)))``: the teacher
@@ -30,6 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from awd_jax._config import METHODS, Objective, as_objective
 from awd_jax.filters import lowpass
 from awd_jax.transform import wavedec, wavedec2, wavedecn, waverec, waverec2, waverecn
 
@@ -58,7 +59,6 @@ def objective_impl(impl: str, shape: Sequence[int], dims: int) -> str:
     axes = tuple(shape)[-dims:]
     return "matrix" if max(axes) <= MATRIX_AUTO_LEN else "auto"
 
-METHODS = ("saliency", "input_x_gradient", "integrated_gradients")
 
 TeacherFn = Callable[[jax.Array], jax.Array]
 
@@ -213,50 +213,40 @@ def attributions_from_coeffs(
 
 
 def attributions(
-    teacher_fn: TeacherFn,
-    x: Any,
     h: Any,
+    teacher_fn: Callable,
+    x: Any,
+    objective: Objective | None = None,
     *,
-    level: int,
-    mode: str = "zero",
-    method: str = "saliency",
-    target: int = 0,
-    dims: int = 1,
-    steps: int = 32,
-    impl: str = DEFAULT_IMPL,
     teacher_params: Any = None,
+    **settings: Any,
 ) -> list:
-    """TRIM attributions of ``teacher_fn`` on the wavelet coefficients of ``x``.
+    """TRIM attributions of ``teacher_fn`` on the wavelet coefficients of ``x`` (``docs/method.md#trim-attributions``).
 
     Args:
-      teacher_fn: ``x (B, ...) -> (B,)`` or ``(B, K)``.
-      x: ``(B, ..., L)`` (``dims=1``) or ``(B, ..., H, W)`` (``dims=2``) or ``(B, ..., D, H, W)`` (``dims=3``).
       h: ``(N,)`` lowpass filter (or anything :func:`awd_jax.lowpass` accepts).
-      level: J (static). mode: pywt extension mode (static).
-      method: ``"saliency"``, ``"input_x_gradient"`` or ``"integrated_gradients"``.
-      target: output column used when the teacher returns ``(B, K)``.
-      dims: 1, 2 or 3. steps: integrated-gradients points.
-      impl: transform implementation (see :mod:`awd_jax.transform`); default ``"auto"``
-        (see :func:`objective_impl`).
-      teacher_params: if given, the teacher is called as ``teacher_fn(teacher_params, x)``
-        with the parameters a traced argument (see :func:`bind_teacher`).
+      teacher_fn: ``x (B, ...) -> (B,)``/``(B, K)``, or ``teacher_fn(teacher_params, x)``.
+      x: ``(B, ..., L)`` (``dims=1``), ``(B, ..., H, W)`` (2) or ``(B, ..., D, H, W)`` (3).
+      objective: the static settings (:class:`~awd_jax.Objective`: level, mode, method,
+        target, dims, steps, impl); or give them as keywords.
+      teacher_params: the teacher's parameters, traced (see :func:`bind_teacher`).
 
     Returns:
-      arrays with the structure and shapes of ``wavedec(x, h, mode=mode, level=level)``
-      (``[cA_J, cD_J, ..., cD_1]``) or ``wavedec2`` (``[cA_J, (cH_J, cV_J, cD_J), ...]``).
+      arrays with the structure and shapes of the coefficients: ``wavedec``'s
+      ``[cA_J, cD_J, ..., cD_1]`` (dims 1), ``wavedec2``'s ``[cA_J, (cH_J, cV_J, cD_J), ...]``
+      (dims 2) or ``wavedecn``'s dicts (dims 3).
 
     Raises:
-      ValueError: unknown ``method``/``dims``; teacher output not ``(B,)``/``(B, K)``;
-        ``target`` out of range.
+      ValueError: bad settings; teacher output not ``(B,)``/``(B, K)``; ``target`` out of range.
     """
-    check_method(method)
-    dims = check_dims(dims)
+    obj = as_objective(objective, settings, "attributions")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.zeros(()).dtype)
     h = jnp.asarray(lowpass(h), x.dtype)
-    impl = objective_impl(impl, x.shape, dims)
-    coeffs = decompose(x, h, mode, level, dims, impl)
+    impl = objective_impl(obj.impl, x.shape, obj.dims)
+    coeffs = decompose(x, h, obj.mode, obj.level, obj.dims, impl)
     return attributions_from_coeffs(
-        bind_teacher(teacher_fn, teacher_params), x, coeffs, h, mode=mode, method=method, target=target, dims=dims, steps=steps, impl=impl
+        bind_teacher(teacher_fn, teacher_params), x, coeffs, h, mode=obj.mode, method=obj.method,
+        target=obj.target, dims=obj.dims, steps=obj.steps, impl=impl,
     )

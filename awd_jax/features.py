@@ -1,4 +1,4 @@
-"""Interpretable predictors built from a (learned) wavelet (SPEC §7).
+"""Interpretable predictors built from a (learned) wavelet (docs/method.md#experiments).
 
 1D (molecular-partner study):
 
@@ -140,7 +140,7 @@ def _max_variance_window(f: jax.Array, width: int = 3) -> jax.Array:
 
 
 def kernels_3x3(h: WaveletLike) -> Kernels:
-    """3×3 kernels cut from the lowpass ``h`` and its highpass ``g`` (SPEC §7).
+    """3×3 kernels cut from the lowpass ``h`` and its highpass ``g`` (docs/method.md#experiments).
 
     For ``h`` and for ``g`` separately, the 3-tap window (``f[i:i+3]``) of largest
     variance is kept (first one on ties). Every one of the ``N - 2`` windows is
@@ -207,7 +207,7 @@ def _correlate_valid(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 
 def roberts_cross(images: Any) -> jax.Array:
-    """Roberts-cross map aligned with the interior pixels (SPEC §7), ``(B, H-2, W-2)``.
+    """Roberts-cross map aligned with the interior pixels (docs/method.md#experiments), ``(B, H-2, W-2)``.
 
     ``Σ_crops sqrt((crop ⋆ Rx)² + (crop ⋆ Ry)²)`` with ``Rx = [[0, 1], [-1, 0]]``,
     ``Ry = [[1, 0], [0, -1]]`` ('valid' cross-correlation ⋆) over the four
@@ -323,7 +323,7 @@ def _histogram(values: jax.Array, mask: jax.Array, edges: jax.Array) -> jax.Arra
 
 
 def peak_counts(images: Any, kernels: Any, bins: Any) -> jax.Array:
-    """Histograms of filtered maps at the image's peaks (SPEC §7).
+    """Histograms of filtered maps at the image's peaks (docs/method.md#experiments).
 
     Peaks are found on the image itself (:func:`peak_mask`); each kernel's map
     (:func:`filter_maps`) is read at those pixels and binned like ``np.histogram``
@@ -363,7 +363,7 @@ def peak_counts(images: Any, kernels: Any, bins: Any) -> jax.Array:
 
 
 class TemplateRegressor(RegressorMixin, BaseEstimator):
-    """Nearest-template regression (the cosmology study's predictor, SPEC §7).
+    """Nearest-template regression (the cosmology study's predictor, docs/method.md#experiments).
 
     ``fit`` groups the training samples by their unique target value ``y_k`` (one
     cosmology; unique rows for 2-D ``y``) and stores each group's mean ``μ_k`` and the
@@ -415,7 +415,7 @@ class TemplateRegressor(RegressorMixin, BaseEstimator):
 
 
 class WaveletFeatures(TransformerMixin, BaseEstimator):
-    """Top-k wavelet coefficients per scale as a scikit-learn transformer (SPEC §7).
+    """Top-k wavelet coefficients per scale as a scikit-learn transformer (docs/method.md#experiments).
 
     ``transform(X) = top_k_per_scale(wavedec(X, h_, mode=mode, level=level), k)``: ``(n, L)``
     signals → ``(n, k·(level+1))`` features.

@@ -232,7 +232,7 @@ def init_filter(
     const: float = 0.0,
     dtype: Any = None,
 ) -> jax.Array:
-    """Initial filter ``h0 = scale * h_named + noise * N(0, 1) + const`` (SPEC §1).
+    """Initial filter ``h0 = scale * h_named + noise * N(0, 1) + const`` (docs/method.md#filters).
 
     Args:
       wavelet: anything :func:`lowpass` accepts.

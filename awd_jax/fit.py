@@ -10,7 +10,7 @@ Layout (shared with :mod:`awd_jax.sweep`, which vmaps/scans the same functions):
   copies of other samples whose mask is 0: masked samples contribute nothing and the
   batch's B is its true size, so this is exactly the smaller batch (nothing dropped), and
   every batch runs the same compiled step. The epoch's terms are the plain mean over its
-  batches of each batch's terms, computed before that batch's update (SPEC §5).
+  batches of each batch's terms, computed before that batch's update (docs/method.md#training).
 * :func:`_train` — ``epochs`` epochs as one ``lax.scan`` (used by ``sweep``); ``fit`` runs
   the same :func:`_epoch` from a Python loop so it can show progress, call ``callback``
   and stop early.
@@ -27,7 +27,7 @@ import dataclasses
 import functools
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -37,17 +37,11 @@ import optax
 
 from jax.sharding import Mesh
 
-from awd_jax.attributions import (
-    DEFAULT_IMPL,
-    bind_teacher,
-    check_dims,
-    check_method,
-    check_teacher,
-    objective_impl,
-)
+from awd_jax._config import Objective, as_objective
+from awd_jax.attributions import bind_teacher, check_teacher, objective_impl
 from awd_jax.checkpoint import Checkpoint, fingerprint_of, load_checkpoint, save_checkpoint
 from awd_jax.filters import lowpass
-from awd_jax.objective import LossTerms, Weights, as_weights, awd_loss
+from awd_jax.objective import LossTerms, awd_loss
 from awd_jax.stream import (
     HostData,
     as_mesh,
@@ -70,18 +64,11 @@ class TrainConfig(NamedTuple):
     """Static settings of a training run (closed over by the compiled functions)."""
 
     teacher_fn: Callable | None  # None: no interpretation term
-    level: int
-    mode: str
-    weights: Weights
-    method: str
-    target: int
-    dims: int
-    steps: int
+    objective: Objective  # with impl resolved for the data's shape
     optimizer: optax.GradientTransformation
     batch_size: int
     epochs: int
     shuffle: bool
-    impl: str
     teacher_takes_params: bool = False  # teacher_fn(params, x) with params traced
 
 
@@ -98,11 +85,8 @@ def _init_state(h0: jax.Array, cfg: TrainConfig) -> TrainState:
 
 
 def _loss(h, x, mask, lam, gam, tp, cfg: TrainConfig):
-    return awd_loss(
-        h, x, cfg.teacher_fn, level=cfg.level, mode=cfg.mode, sparsity=lam, interpretation=gam,
-        weights=cfg.weights, method=cfg.method, target=cfg.target, dims=cfg.dims, steps=cfg.steps, impl=cfg.impl,
-        mask=mask, teacher_params=tp if cfg.teacher_takes_params else None,
-    )
+    return awd_loss(h, cfg.teacher_fn, x, cfg.objective, sparsity=lam, interpretation=gam, mask=mask,
+                    teacher_params=tp if cfg.teacher_takes_params else None)
 
 
 def _step(state: TrainState, x: jax.Array, mask: jax.Array | None, lam, gam, tp, cfg: TrainConfig):
@@ -296,7 +280,7 @@ def check_data(data: Any, dims: int) -> jax.Array:
         raise TypeError(f"data: expected a real numeric array, got dtype {data.dtype}.")
     need = dims + 1
     if data.ndim < need:
-        layout = "(n, ..., L)" if dims == 1 else "(n, ..., H, W)"
+        layout = ("(n, ..., L)", "(n, ..., H, W)", "(n, ..., D, H, W)")[min(dims, 3) - 1]
         raise ValueError(
             f"data: expected at least {need} dimensions {layout} for dims={dims}, got shape {tuple(data.shape)}."
         )
@@ -328,11 +312,11 @@ _epoch_jit = jax.jit(_epoch, static_argnames=("cfg",))
 
 
 def make_config(
-    teacher_fn, data, *, level, mode, interpretation_on, weights, method, target, dims, steps, optimizer,
-    learning_rate, batch_size, epochs, shuffle, impl=DEFAULT_IMPL, teacher_params=None,
+    teacher_fn, data, objective: Objective, *, interpretation_on, optimizer, learning_rate, batch_size, epochs,
+    shuffle, teacher_params=None,
 ) -> TrainConfig:
     """Validate the settings shared by ``fit`` and ``sweep`` and build the static :class:`TrainConfig`."""
-    check_method(method)
+    target = objective.target
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}.")
     n = data.shape[0]
@@ -348,9 +332,9 @@ def make_config(
         optimizer = _default_optimizer(float(learning_rate))
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}.")
+    resolved = dataclasses.replace(objective, impl=objective_impl(objective.impl, data.shape, objective.dims))
     return TrainConfig(
-        teacher_fn if interpretation_on else None, int(level), mode, as_weights(weights), method, int(target),
-        int(dims), int(steps), optimizer, bs, int(epochs), bool(shuffle), objective_impl(impl, data.shape, dims),
+        teacher_fn if interpretation_on else None, resolved, optimizer, bs, int(epochs), bool(shuffle),
         teacher_params is not None and interpretation_on,
     )
 
@@ -360,11 +344,10 @@ def config_dict(
 ) -> dict:
     """JSON-serialisable description of a run."""
     return {
-        "level": cfg.level, "mode": cfg.mode, "sparsity": float(sparsity), "interpretation": float(interpretation),
-        "weights": dict(cfg.weights._asdict()), "method": cfg.method, "target": cfg.target, "dims": cfg.dims,
-        "steps": cfg.steps, "optimizer": "adam" if optimizer is None else _describe(optimizer),
+        **cfg.objective.to_dict(), "sparsity": float(sparsity), "interpretation": float(interpretation),
+        "optimizer": "adam" if optimizer is None else _describe(optimizer),
         "learning_rate": float(learning_rate), "batch_size": cfg.batch_size, "epochs": cfg.epochs,
-        "seed": int(seed), "shuffle": cfg.shuffle, "impl": cfg.impl, "teacher": _describe(teacher_fn),
+        "seed": int(seed), "shuffle": cfg.shuffle, "teacher": _describe(teacher_fn),
         "h0": [float(v) for v in np.asarray(h0, np.float64)], "n_samples": int(data.shape[0]),
         "data_shape": [int(s) for s in data.shape], "dtype": str(data.dtype),
     }
@@ -377,18 +360,13 @@ def prepare_h0(h0: Any, dtype: Any) -> jax.Array:
 
 def fit(
     h0: Any,
-    teacher_fn: Callable[[jax.Array], jax.Array] | None,
+    teacher_fn: Callable | None,
     data: Any,
+    objective: Objective | None = None,
     *,
-    level: int = 4,
-    mode: str = "zero",
     sparsity: float = 0.0,
     interpretation: float = 0.0,
-    weights: None | Weights | Mapping[str, float] = None,
-    method: str = "saliency",
-    target: int = 0,
-    dims: int = 1,
-    steps: int = 32,
+    teacher_params: Any = None,
     optimizer: optax.GradientTransformation | None = None,
     learning_rate: float = 1e-3,
     batch_size: int | None = 100,
@@ -397,13 +375,12 @@ def fit(
     shuffle: bool = True,
     progress: bool = True,
     callback: Callable[[int, np.ndarray, dict], bool | None] | None = None,
-    impl: str = DEFAULT_IMPL,
     devices: Sequence[jax.Device] | Mesh | None = None,
     stream: bool | None = None,
     chunk_size: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
-    teacher_params: Any = None,
+    **settings: Any,
 ) -> FitResult:
     """Learn a wavelet filter by minimising :func:`awd_jax.awd_loss` over ``data``.
 
@@ -414,9 +391,11 @@ def fit(
       data: ``(n, ..., L)`` (``dims=1``) or ``(n, ..., H, W)`` (``dims=2``); finite. An
         array (JAX or NumPy), a NumPy memmap, or any object with ``__len__`` and
         ``__getitem__`` returning one sample (see ``stream``).
-      level, mode, sparsity (λ), interpretation (γ), weights, method, target, dims, steps:
-        as :func:`awd_jax.awd_loss`. With ``interpretation == 0`` the attributions are
-        not computed (the history records 0 for that term).
+      objective: the objective's static settings (:class:`~awd_jax.Objective`: level,
+        mode, weights, method, target, dims, steps, impl); or give them as keywords
+        (``level=4, mode="zero"``), which build one.
+      sparsity (λ), interpretation (γ): as :func:`awd_jax.awd_loss`. With
+        ``interpretation == 0`` the attributions are not computed (the history records 0).
       optimizer: any optax transformation (default ``optax.adam(learning_rate)``);
         a fresh state per call.
       batch_size: minibatch size (``None`` = full batch; capped at ``n``). When it does
@@ -426,7 +405,6 @@ def fit(
       progress: tqdm bar over epochs showing the epoch loss.
       callback: ``callback(epoch, h, epoch_terms)`` after each epoch (``h`` a NumPy
         ``(N,)``, ``epoch_terms`` a dict of floats); returning ``True`` stops training.
-      impl: transform implementation of the objective.
       devices: ``None`` (the default device), a sequence of JAX devices or a
         ``jax.sharding.Mesh``: each batch is split over the devices along the batch axis
         (``batch_size`` must be a multiple of their number); filter and optimiser state are
@@ -455,16 +433,15 @@ def fit(
         ``method``, ``batch_size``, ``epochs``, ``optimizer``, ``devices``, ``chunk_size``,
         checkpoint.
     """
-    dims = check_dims(dims)
+    objective = as_objective(objective, settings, "fit")
     mesh = as_mesh(devices)
     streamed = wants_stream(data, stream, mesh)
-    data = host_data(data, dims) if streamed else check_data(data, dims)
+    data = host_data(data, objective.dims) if streamed else check_data(data, objective.dims)
     h0 = prepare_h0(h0, data.dtype)
     interp_on = teacher_fn is not None and float(interpretation) != 0.0
     cfg = make_config(
-        teacher_fn, data, level=level, mode=mode, interpretation_on=interp_on, weights=weights, method=method,
-        target=target, dims=dims, steps=steps, optimizer=optimizer, learning_rate=learning_rate,
-        batch_size=batch_size, epochs=epochs, shuffle=shuffle, impl=impl, teacher_params=teacher_params,
+        teacher_fn, data, objective, interpretation_on=interp_on, optimizer=optimizer, learning_rate=learning_rate,
+        batch_size=batch_size, epochs=epochs, shuffle=shuffle, teacher_params=teacher_params,
     )
     tp = teacher_params if cfg.teacher_takes_params else None
     config = config_dict(

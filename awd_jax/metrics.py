@@ -1,4 +1,4 @@
-"""Scores reported by the AWD experiments (SPEC §6, §7).
+"""Scores reported by the AWD experiments (docs/method.md#reading-the-wavelet, #experiments).
 
 * :func:`compression_factor`: the fraction of wavelet coefficients that are both
   large and important (lower = more compressed).
@@ -7,12 +7,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Callable, List, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from awd_jax._config import Objective, as_objective
+from awd_jax.attributions import attributions, decompose, objective_impl
 from awd_jax.filters import lowpass
 
 __all__ = ["compression_factor", "compression_factor_for", "r2", "rmse", "rmse_bootstrap"]
@@ -81,7 +85,7 @@ def compression_factor(coeffs: Any, attributions: Any, threshold: float = 1e-3) 
         (``[cA_J, (cH_J, cV_J, cD_J), ...]``) returns them, over a test set.
       attributions: the matching attributions (same nesting and shapes; lists and
         tuples are interchangeable), e.g. saliency from :func:`awd_jax.attributions`.
-      threshold: magnitude threshold (SPEC: 1e-3) for both.
+      threshold: magnitude threshold (docs/method.md: 1e-3) for both.
 
     Returns:
       A scalar in ``[0, 1]``: (number of positions passing both tests) / (total number
@@ -96,35 +100,34 @@ def compression_factor(coeffs: Any, attributions: Any, threshold: float = 1e-3) 
 
 
 def compression_factor_for(
-    teacher_fn: Callable[[jax.Array], jax.Array],
-    x: Any,
     h: Any,
+    teacher_fn: Callable,
+    x: Any,
+    objective: Objective | None = None,
     *,
-    level: int,
-    mode: str = "zero",
     threshold: float = 1e-3,
-    target: int = 0,
-    dims: int = 1,
     batch_size: int = 1000,
+    teacher_params: Any = None,
+    **settings: Any,
 ) -> float:
-    """Compression factor of filter ``h`` on a test set (SPEC §6), computed in batches.
+    """Compression factor of filter ``h`` on a test set (``docs/method.md#compression-factor``), in batches.
 
-    Coefficients are ``wavedec(x, h, mode=mode, level=level)`` (``wavedec2`` for ``dims=2``) and
-    attributions the TRIM saliency of ``teacher_fn`` (:func:`awd_jax.attributions`).
+    Coefficients are the objective's transform of ``x`` and attributions the TRIM saliency
+    of ``teacher_fn`` (:func:`awd_jax.attributions`).
 
     Args:
-      teacher_fn: ``x (B, ...) -> (B,)`` or ``(B, K)``.
-      x: test set ``(n, ..., L)`` or ``(n, ..., H, W)``.
       h: filter ``(N,)`` (or a pywt name).
-      level, mode, target, dims: as :func:`awd_jax.attributions`.
+      teacher_fn: ``x (B, ...) -> (B,)`` or ``(B, K)`` (or ``teacher_fn(teacher_params, x)``).
+      x: test set ``(n, ..., L)``, ``(n, ..., H, W)`` or ``(n, ..., D, H, W)``.
+      objective: :class:`~awd_jax.Objective` (level, mode, target, dims; the method is
+        always saliency), or keyword settings.
       threshold: magnitude threshold for coefficients and saliency.
       batch_size: samples per batch (memory only; the result does not depend on it).
 
     Returns:
       The fraction as a Python float.
     """
-    from awd_jax.attributions import attributions, decompose, objective_impl  # lazy: metrics sits below
-
+    obj = dataclasses.replace(as_objective(objective, settings, "compression_factor_for"), method="saliency")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
     n = int(np.shape(x)[0])
@@ -134,8 +137,8 @@ def compression_factor_for(
         if not jnp.issubdtype(xb.dtype, jnp.floating):
             xb = xb.astype(jnp.zeros(()).dtype)
         hb = jnp.asarray(lowpass(h), xb.dtype)
-        coeffs = decompose(xb, hb, mode, level, dims, objective_impl("auto", xb.shape, dims))
-        attr = attributions(teacher_fn, xb, hb, level=level, mode=mode, method="saliency", target=target, dims=dims)
+        coeffs = decompose(xb, hb, obj.mode, obj.level, obj.dims, objective_impl(obj.impl, xb.shape, obj.dims))
+        attr = attributions(hb, teacher_fn, xb, obj, teacher_params=teacher_params)
         c, t = _compression_counts(coeffs, attr, threshold)
         count += int(c)
         total += t

@@ -1,4 +1,4 @@
-"""Filter penalties of the AWD objective (SPEC §3): pure functions of ``h``.
+"""Filter penalties of the AWD objective (docs/method.md#objective): pure functions of ``h``.
 
 Each keeps the reference code's 0.5 factor (the paper writes them without it).
 All are polynomials in ``h``: real arithmetic only, differentiable any number of times,

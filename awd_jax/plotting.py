@@ -226,7 +226,7 @@ def _kernel_list(kernels: Any) -> List[Tuple[str, np.ndarray]]:
 
 
 def plot_kernels(kernels: Any):
-    """2-D kernels as images (shared symmetric colour scale), e.g. :func:`awd_jax.kernels_3x3` output."""
+    """2-D kernels as images (shared symmetric colour scale), e.g. :func:`awd_jax.features.kernels_3x3` output."""
     items = _kernel_list(kernels)
     for name, k in items:
         if k.ndim != 2:
@@ -251,7 +251,7 @@ def plot_activation_maps(image: Any, kernels: Any, show_peaks: bool = True):
 
     Args:
       image: ``(H, W)`` (or ``(1, H, W)``).
-      kernels: anything :func:`awd_jax.filter_maps` accepts.
+      kernels: anything :func:`awd_jax.features.filter_maps` accepts.
       show_peaks: mark the image's peaks (pixels above their 8 neighbours).
     """
     from awd_jax.features import filter_maps, peak_mask

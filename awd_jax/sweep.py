@@ -1,4 +1,4 @@
-"""Grids of (λ, γ) with warm start (SPEC §5), vectorised over independent chains.
+"""Grids of (λ, γ) with warm start (docs/method.md#training), vectorised over independent chains.
 
 With ``warm_start=True`` the cells are visited as the reference did:
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -30,7 +30,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from awd_jax.attributions import DEFAULT_IMPL, check_dims
+from awd_jax._config import Objective, as_objective
 from awd_jax.fit import (
     TERM_NAMES,
     FitResult,
@@ -43,7 +43,6 @@ from awd_jax.fit import (
     make_plan,
     prepare_h0,
 )
-from awd_jax.objective import Weights
 from awd_jax.stream import as_mesh, batch_spec, host_data, replicated, wants_stream
 
 __all__ = ["SweepResult", "sweep"]
@@ -197,19 +196,14 @@ _cold_jit = jax.jit(_cold, static_argnames=("cfg", "chain_sharding"))
 
 def sweep(
     h0: Any,
-    teacher_fn: Callable[[jax.Array], jax.Array] | None,
+    teacher_fn: Callable | None,
     data: Any,
+    objective: Objective | None = None,
     *,
     sparsity: Sequence[float] = (0.0,),
     interpretation: Sequence[float] = (0.0,),
     warm_start: bool = True,
-    level: int = 4,
-    mode: str = "zero",
-    weights: None | Weights | Mapping[str, float] = None,
-    method: str = "saliency",
-    target: int = 0,
-    dims: int = 1,
-    steps: int = 32,
+    teacher_params: Any = None,
     optimizer: optax.GradientTransformation | None = None,
     learning_rate: float = 1e-3,
     batch_size: int | None = 100,
@@ -217,48 +211,42 @@ def sweep(
     seed: int = 0,
     shuffle: bool = True,
     progress: bool = True,
-    impl: str = DEFAULT_IMPL,
     devices: Sequence[jax.Device] | Mesh | None = None,
     stream: bool | None = None,
     chunk_size: int | None = None,
-    teacher_params: Any = None,
+    **settings: Any,
 ) -> SweepResult:
     """Train one filter per ``(λ, γ)`` cell; the keyword arguments are :func:`awd_jax.fit`'s.
 
     Args:
       h0: starting filter of the first cell (every cell when ``warm_start=False``).
       sparsity: λ values; interpretation: γ values (both sorted ascending).
-      warm_start: chain the cells as in SPEC §5 (see the module docstring).
+      warm_start: chain the cells as in docs/method.md#training (see the module docstring).
       devices: with in-memory data, the independent chains (λ values; every cell when
         ``warm_start=False``) are spread over these devices, the data replicated; with
         streamed data each batch is split over them as in ``fit``.
       stream, chunk_size: as :func:`awd_jax.fit` (with ``devices`` given, in-memory data
         stay in memory unless ``stream=True``).
-
-      teacher_params: as :func:`awd_jax.fit`: ``teacher_fn(teacher_params, x)`` with the
-        parameters traced.
+      objective, teacher_params: as :func:`awd_jax.fit` (the settings may be keywords).
 
     Returns:
       :class:`SweepResult`; ``result.cell(i, j)`` equals ``fit(result.h0[i, j], ...,
       sparsity=λ_i, interpretation=γ_j, seed=seed)`` up to float rounding.
     """
-    dims = check_dims(dims)
+    objective = as_objective(objective, settings, "sweep")
     mesh = as_mesh(devices)
     streamed = wants_stream(data, stream, None)
-    data = host_data(data, dims) if streamed else check_data(data, dims)
+    data = host_data(data, objective.dims) if streamed else check_data(data, objective.dims)
     h0 = prepare_h0(h0, data.dtype)
     lams_np = _grid(sparsity, "sparsity")
     gams_np = _grid(interpretation, "interpretation")
     common = {
-        "level": level, "mode": mode, "weights": weights, "method": method, "target": target, "dims": dims,
-        "steps": steps,
         "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
-        "shuffle": shuffle, "impl": impl,
+        "shuffle": shuffle, "teacher_params": teacher_params,
     }
-    cfg_on = make_config(teacher_fn, data, interpretation_on=teacher_fn is not None, teacher_params=teacher_params,
-                         **common)
+    cfg_on = make_config(teacher_fn, data, objective, interpretation_on=teacher_fn is not None, **common)
     tp = teacher_params if cfg_on.teacher_takes_params else None
-    cfg_off = make_config(teacher_fn, data, interpretation_on=False, teacher_params=teacher_params, **common)
+    cfg_off = make_config(teacher_fn, data, objective, interpretation_on=False, **common)
     lams = jnp.asarray(lams_np, data.dtype)
     gams = jnp.asarray(gams_np, data.dtype)
     key = jax.random.PRNGKey(seed)

@@ -1,4 +1,4 @@
-"""Scaling function, wavelet and wavelet distance of a filter (SPEC §6).
+"""Scaling function, wavelet and wavelet distance of a filter (docs/method.md#reading-the-wavelet).
 
 The cascade algorithm reproduces PyWavelets' ``Wavelet.wavefun`` for orthogonal
 filter banks: start from the single coefficient ``sqrt(2)**level`` and apply
@@ -9,7 +9,7 @@ after one leading zero and padded with trailing zeros.
 
 Length convention. pywt has two code paths that differ by one trailing zero:
 
-* the *reference* convention (default, SPEC §6): what the reference code got from
+* the *reference* convention (default, docs/method.md#reading-the-wavelet): what the reference code got from
   ``pywt.Wavelet(name, filter_bank=...)`` (a wavelet not flagged orthogonal):
   ``n = (N - 1) * 2**level`` samples on ``[0, (n - 1) / 2**level]``; for ``N = 10``,
   ``level = 5``: 288 samples on ``[0, 8.96875]``;
@@ -155,7 +155,7 @@ def _wavelet_distance(h_a: jax.Array, h_b: jax.Array, level: int) -> jax.Array:
 
 
 def wavelet_distance(h_a: WaveletLike, h_b: WaveletLike, level: int = 5) -> jax.Array:
-    """Shift- and flip-invariant distance between the wavelets ψ of two filters (SPEC §6).
+    """Shift- and flip-invariant distance between the wavelets ψ of two filters (docs/method.md#reading-the-wavelet).
 
     ψ of each filter comes from :func:`wavefun` (reference convention); the shorter
     is zero-padded at the end to the common length ``n``, then
@@ -190,7 +190,7 @@ def filter_distance(h_a: WaveletLike, h_b: WaveletLike) -> jax.Array:
     ``dist``): the shorter filter is zero-padded at the end to the common length
     ``n``, then ``min_s min(Σ|roll(h_a, s) − h_b|, Σ|roll(h_a[::-1], s) − h_b|)`` over
     the ``n`` circular shifts. It compares the filters, not ψ, so it stays small for
-    filters that are far from orthogonal; SPEC §6's :func:`wavelet_distance` is the
+    filters that are far from orthogonal; docs/method.md#reading-the-wavelet :func:`wavelet_distance` is the
     one the simulation selects by. Values: d(sym5, db5) = 0.625316,
     d(coif2, db5) = 1.106507, d(db5, db5) = 0.
 

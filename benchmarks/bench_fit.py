@@ -1,11 +1,11 @@
-"""Throughput of AWD training in the simulation setting (SPEC §7).
+"""Throughput of AWD training in the simulation setting (docs/method.md#experiments).
 
 n = 50 000 signals of length 64, J = 4, zero mode, MLP teacher 64→32→32→1 (random
 weights: throughput does not depend on training the teacher), λ = 0.1, γ = 1, saliency.
 
 * fit: steps/s of one compiled epoch (``lax.scan`` over the minibatches) for several batch
   sizes, compile time reported separately;
-* sweep: the 5 × 21 simulation grid (SPEC §5) with warm start, ``--sweep-epochs`` epochs
+* sweep: the 5 × 21 simulation grid (docs/method.md#training) with warm start, ``--sweep-epochs`` epochs
   per cell, as cell-epochs/s;
 * reference: the original implementation's (``awave`` 0.1, PyTorch) training step in the same
   setting, timed in the same run, and the ratio awd_jax steps/s ÷ reference steps/s. Needs
@@ -35,13 +35,14 @@ import numpy as np
 
 import awd_jax as awd
 from awd_jax.fit import _epoch, _init_state, check_data, make_config
+from awd_jax.teachers import MLP
 
 SIM_LAMBDAS = [1e-5, 2e-5, 3e-5, 6e-5, 1e-4]
 SIM_GAMMAS = [0.0] + list(np.geomspace(1e-5, 50, 20))
 
 
 def teacher(length: int, seed: int = 0):
-    model = awd.MLP(features=(32, 32), out=1)
+    model = MLP(features=(32, 32), out=1)
     variables = model.init(jax.random.PRNGKey(seed), jnp.zeros((1, length)))
     return lambda x: model.apply(variables, x)
 
@@ -94,7 +95,7 @@ def bench_sweep(x, teacher_fn, *, level, lambdas, gammas, epochs, batch_size, fu
 
 CMF_PATCH_NOTE = (
     "awave.losses._CMF_loss replaced in memory: awave 0.1 computes it with the removed torch.rfft-era API "
-    "(on current torch it silently returns a wrong complex value); the replacement is SPEC §3: "
+    "(on current torch it silently returns a wrong complex value); the replacement is docs/method.md#objective: "
     "H = abs(torch.fft.fft(h))**2, 0.5*sum_{k<N/2}(H[k]+H[k+N/2]-2)**2")
 
 
@@ -110,7 +111,7 @@ def reference_available():
 
 
 def _patch_awave_cmf():
-    """Replace ``awave.losses._CMF_loss`` (old torch FFT API) with SPEC §3's formula via torch.fft.fft."""
+    """Replace ``awave.losses._CMF_loss`` (old torch FFT API) with docs/method.md#objective formula via torch.fft.fft."""
     import awave.losses
     import torch
 
@@ -153,10 +154,10 @@ def reference_step_time(batch_size, x, *, level=4, lam=0.1, gam=1.0, teacher_see
 
     wt = awave.DWT1d(wave="db5", mode="zero", J=level)
     h0 = np.array(awd.init_filter("db5", key=jax.random.PRNGKey(0), noise=0.3), dtype=np.float32)
-    with torch.no_grad():  # awave's h0 parameter is pywt's rec_lo, i.e. SPEC §1's h, like awd_jax's
+    with torch.no_grad():  # awave's h0 parameter is pywt's rec_lo, i.e. docs/method.md#filters h, like awd_jax's
         wt.h0.copy_(torch.from_numpy(h0).reshape(1, 1, -1))
 
-    params = awd.MLP(features=(32, 32), out=1).init(jax.random.PRNGKey(teacher_seed), jnp.zeros((1, length)))
+    params = MLP(features=(32, 32), out=1).init(jax.random.PRNGKey(teacher_seed), jnp.zeros((1, length)))
     params = jax.tree_util.tree_map(np.array, params["params"])
     layers = []
     for i, name in enumerate(sorted(params, key=lambda k: int(k.split("_")[-1]))):

@@ -11,14 +11,14 @@ with independent seeds (``data_seed``, ``+1``, ``+2``).
    The teacher handed to AWD takes raw κ maps (the scaling is inside it).
 2. **AWD 2D** from db5, J = 4, zero mode, ``dims=2``, (λ, γ) grid with warm start
    (:func:`awd_jax.sweep`) on (a subset of) the training maps.
-3. **Peak features** (SPEC §7): 3×3 kernels from each filter (:func:`awd_jax.kernels_3x3`),
+3. **Peak features** (docs/method.md#experiments): 3×3 kernels from each filter (:func:`awd_jax.features.kernels_3x3`),
    peaks = pixels above their 8 neighbours, 22-bin histograms of each filtered map at
-   the peaks → :class:`awd_jax.TemplateRegressor` (nearest training cosmology).
+   the peaks → :class:`awd_jax.features.TemplateRegressor` (nearest training cosmology).
    Baselines: Laplace, Roberts cross, db5 kernels, raw peak heights.
-   Bins ``linspace(lo, b_k, 23)`` per kernel ``k``: ``lo = 0`` for filters (SPEC), and for
+   Bins ``linspace(lo, b_k, 23)`` per kernel ``k``: ``lo = 0`` for filters (docs/method.md), and for
    raw heights ``lo`` = the 1st percentile of training peak heights; ``b_k`` = ``q ×`` the
    99th percentile of kernel k's values at training peaks, one ``q`` chosen on validation
-   from ``bin_scales``. (Deviation: SPEC shares one ``b`` across the four kernels; the
+   from ``bin_scales``. (Deviation: docs/method.md shares one ``b`` across the four kernels; the
    mean-free detail kernels respond far less than LL, so shared bins squeeze them into a
    few bins. The reference searched a fixed ``b`` grid tuned to its maps.)
    The ResNet is trained on ``teacher_n`` of the training maps (all of them in --full);
@@ -26,7 +26,7 @@ with independent seeds (``data_seed``, ``+1``, ``+2``).
    AWD's (λ, γ) and every method's ``b`` are chosen on validation RMSE; "AWD without
    interpretation" the same way among the γ = 0 cells.
 4. **Scores**: test RMSE(Ω_m) with bootstrap std (1 000 resamples); compression factor
-   (SPEC §6, ResNet saliency, test maps) of AWD and db5.
+   (docs/method.md#reading-the-wavelet, ResNet saliency, test maps) of AWD and db5.
 
 Run::
 
@@ -126,7 +126,7 @@ PRESETS: Dict[str, LensingConfig] = {
         teacher_n=10_010,
         teacher_epochs=10,
         awd_n=1000,
-        # SPEC §5 cosmology λ grid; γ thinned from 10 to 2 points and 5 epochs. Measured 2026-12-03:
+        # docs/method.md#training cosmology λ grid; γ thinned from 10 to 2 points and 5 epochs. Measured 2026-12-03:
         # 42 min on 2 shared CPU cores (ResNet 30, AWD sweep 5, features and templates 5)
         sparsity=(0.005, 0.01, 0.02),
         interpretation=(0.0,) + tuple(float(v) for v in np.geomspace(1e-3, 0.05, 2)),
@@ -202,7 +202,7 @@ def scaled_teacher(apply_fn: Callable, x_scale: float, y_mean: float, y_std: flo
 
 
 def method_kernels(name: str, h: Optional[np.ndarray] = None) -> Any:
-    """Kernels for :func:`awd_jax.peak_counts`: AWD/db5 → ``kernels_3x3(h)``; baselines by name."""
+    """Kernels for :func:`awd_jax.features.peak_counts`: AWD/db5 → ``kernels_3x3(h)``; baselines by name."""
     if name in ("awd", "awd_no_interp", "db5"):
         if h is None:
             raise ValueError(f"h: a filter is needed for method {name!r}.")
@@ -220,7 +220,7 @@ def peak_samples(maps: np.ndarray, kernels: Any, batch: int = 2000) -> list:
     """Each kernel's filtered values at the images' peaks: ``[(map index (P,), value (P,)), ...]``.
 
     Computed once per filter set, so that histograms for several bin choices are cheap
-    (:func:`histograms`); together they equal :func:`awd_jax.peak_counts`.
+    (:func:`histograms`); together they equal :func:`awd_jax.features.peak_counts`.
     """
     parts: Dict[str, list] = {}
     for s in range(0, maps.shape[0], batch):
@@ -236,7 +236,7 @@ def histograms(samples: list, edges: np.ndarray, n_maps: int) -> np.ndarray:
     """Per-map ``np.histogram`` of each kernel's peak values → ``(n_maps, n_kernels · n_bins)`` float64.
 
     ``edges``: ``(n_bins + 1,)`` shared or ``(n_kernels, n_bins + 1)`` per kernel. Half-open
-    bins, last edge inclusive, values outside dropped (as :func:`awd_jax.peak_counts`).
+    bins, last edge inclusive, values outside dropped (as :func:`awd_jax.features.peak_counts`).
     """
     edges = np.asarray(edges, np.float32)
     edges = np.broadcast_to(edges, (len(samples), edges.shape[-1])) if edges.ndim == 1 else edges
@@ -258,7 +258,7 @@ def bin_edges(train_samples: list, scale: float, n_bins: int, raw: bool) -> np.n
 
     ``p99_k`` is the 99th percentile of kernel ``k``'s values at the training peaks (one
     scale per kernel: the three mean-free detail kernels respond far less than LL, and a
-    shared range would squeeze them into a few bins); ``lo = 0`` for filters (SPEC §7) and
+    shared range would squeeze them into a few bins); ``lo = 0`` for filters (docs/method.md#experiments) and
     the 1st percentile for raw heights.
     """
     rows = []
@@ -387,7 +387,7 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
     rmse_out["teacher"], rmse_std["teacher"] = rmse_bootstrap(y_te, pred_teacher, n_boot=config.n_boot, seed=0)
 
     compression = {
-        name: float(compression_factor_for(teacher_fn, x_te, filters[name], level=config.level, mode=config.mode,
+        name: float(compression_factor_for(filters[name], teacher_fn, x_te, level=config.level, mode=config.mode,
                                            dims=2, batch_size=250))
         for name in ("awd", "db5", "awd_no_interp")
     }

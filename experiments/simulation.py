@@ -1,4 +1,4 @@
-"""Simulation study of the AWD paper (SPEC §7, paper Fig. 3): recover db5 from a teacher.
+"""Simulation study of the AWD paper (docs/method.md#experiments, paper Fig. 3): recover db5 from a teacher.
 
 Data: ``x ~ N(0, I_64)``, ``y = 2·(cD3[7] + cD3[8] + cD3[9]) + 0.1·ε`` with cD3 the
 third-finest detail of the db5 zero-mode J = 4 transform (:func:`awd_jax.data.simulate`).
@@ -49,7 +49,7 @@ from awd_jax.wavefun import filter_distance, wavefun, wavelet_distance
 
 TARGET = "db5"
 
-# SPEC §5: the simulation grid
+# docs/method.md#training: the simulation grid
 FULL_SPARSITY: tuple[float, ...] = (1e-5, 2e-5, 3e-5, 6e-5, 1e-4)
 FULL_INTERPRETATION: tuple[float, ...] = (0.0,) + tuple(float(v) for v in np.geomspace(1e-5, 50, 20))
 
@@ -183,7 +183,7 @@ def objective_terms(h: Any, x: np.ndarray, teacher_fn: Any, config: SimulationCo
     from awd_jax.filters import lowpass
     from awd_jax.objective import awd_loss
 
-    total, terms = awd_loss(jnp.asarray(lowpass(h), jnp.float32), jnp.asarray(x), teacher_fn, level=config.level,
+    total, terms = awd_loss(jnp.asarray(lowpass(h), jnp.float32), teacher_fn, jnp.asarray(x), level=config.level,
                             mode=config.mode, sparsity=sparsity, interpretation=interpretation)
     return {"total": float(total), **{k: float(v) for k, v in terms._asdict().items()}}
 
@@ -401,7 +401,7 @@ def parse_args(argv: Sequence[str] | None = None):
     p.add_argument("--teacher", choices=("mlp", "exact"),
                    help="mlp: train the paper's MLP (default); exact: the noiseless response itself")
     p.add_argument("--cold-start", dest="warm_start", action="store_const", const=False,
-                   help="start every grid cell from the initial filter (default: warm start, SPEC §5)")
+                   help="start every grid cell from the initial filter (default: warm start, docs/method.md#training)")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")
     config, out_dir = parse_config(p, argv, PRESETS)
     for name in ("sparsity", "interpretation"):
@@ -418,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ``awd_jax.sweep``'s per-configuration cache (no recompilation per filter).
     """
     config, out_dir = parse_args(argv)
-    # J = 4 on 64 samples exceeds pywt.dwt_max_level(64, 10) = 2 on purpose (SPEC §7)
+    # J = 4 on 64 samples exceeds pywt.dwt_max_level(64, 10) = 2 on purpose (docs/method.md#experiments)
     warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
     result = run(config, progress=True)
     json_path, png_path = save(result, out_dir)

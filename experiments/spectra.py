@@ -18,7 +18,7 @@ protocol:
    → ``LinearRegression``. (λ, γ) is chosen by 5-fold CV R² on the training split
    (``KFold(5, shuffle=True, random_state=0)``); "AWD without interpretation" is chosen
    the same way among the γ = 0 cells only; db5 uses the same features.
-5. **Scores**: test R² (fat %), compression factor (SPEC §6, teacher saliency, test set),
+5. **Scores**: test R² (fat %), compression factor (docs/method.md#reading-the-wavelet, teacher saliency, test set),
    prediction time of the linear model vs the teacher.
 
 Run::
@@ -103,7 +103,7 @@ PRESETS: Dict[str, SpectraConfig] = {
         preset="full",
         lstm_epochs=300,
         cnn_epochs=300,
-        # SPEC §5 biology grid and epochs (5 x 21 cells, 100 epochs each)
+        # docs/method.md#training biology grid and epochs (5 x 21 cells, 100 epochs each)
         sparsity=(1e-4, 2.7e-4, 7.1e-4, 1.88e-3, 5e-3),
         interpretation=(0.0,) + tuple(float(v) for v in np.geomspace(1e-4, 10, 20)),
         epochs=100,
@@ -263,7 +263,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     r2["teacher"] = teacher_rows[chosen]["test_r2"]
 
     compression = {
-        name: float(compression_factor_for(teacher_fn, x_test, filters[name], level=config.level, mode=config.mode))
+        name: float(compression_factor_for(filters[name], teacher_fn, x_test, level=config.level, mode=config.mode))
         for name in ("awd", "db5", "awd_no_interp")
     }
 

@@ -1,4 +1,4 @@
-"""Tests for awd_jax.data: the simulation data of SPEC §7, checked against pywt."""
+"""Tests for awd_jax.data: the simulation data of docs/method.md#experiments, checked against pywt."""
 
 import warnings
 

@@ -44,7 +44,7 @@ def test_partial_last_batch_is_exact(x64):
     res = fit(h0, None, x, epochs=2, batch_size=10, learning_rate=1e-2, progress=False, seed=3, **kw)
     opt = optax.adam(1e-2)
     h, state = h0, opt.init(h0)
-    vg = jax.jit(jax.value_and_grad(lambda h, xb: awd_loss(h, xb, None, **kw)[0]))
+    vg = jax.jit(jax.value_and_grad(lambda h, xb: awd_loss(h, None, xb, **kw)[0]))
     key = jax.random.PRNGKey(3)
     for epoch in range(2):
         perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), 25))

@@ -134,7 +134,7 @@ def test_quick_preset_end_to_end(tmp_path):
 def test_fast_histograms_equal_peak_counts():
     import jax.numpy as jnp
 
-    from awd_jax import kernels_3x3, peak_counts, roberts_cross
+    from awd_jax.features import kernels_3x3, peak_counts, roberts_cross
 
     exp = _load_experiment()
     maps = _maps(6e-9, 30, seed=5)

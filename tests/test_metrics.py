@@ -86,12 +86,12 @@ def test_compression_factor_for_matches_direct_and_batching():
     teacher = lambda x: x @ w  # noqa: E731
     x = np.random.default_rng(0).standard_normal((7, 32)).astype(np.float32)
     c = wavedec(jnp.asarray(x), "db2", mode="zero", level=3)
-    a = attributions(teacher, x, "db2", level=3, mode="zero")
+    a = attributions("db2", teacher, x, level=3, mode="zero")
     want = float(compression_factor(c, a))
     assert 0.05 < want < 0.95  # the teacher ignores the second half: some saliency is ~0
-    got_full = compression_factor_for(teacher, x, "db2", level=3, batch_size=100)
-    got_batched = compression_factor_for(teacher, x, "db2", level=3, batch_size=3)
+    got_full = compression_factor_for("db2", teacher, x, level=3, batch_size=100)
+    got_batched = compression_factor_for("db2", teacher, x, level=3, batch_size=3)
     assert got_full == pytest.approx(want)
     assert got_batched == pytest.approx(want)
     with pytest.raises(ValueError, match="batch_size"):
-        compression_factor_for(teacher, x, "db2", level=3, batch_size=0)
+        compression_factor_for("db2", teacher, x, level=3, batch_size=0)

@@ -63,7 +63,7 @@ def test_objective_terms_rank_db5_first_for_the_ideal_teacher():
     got = {name: sim.objective_terms(name, x, teacher, config, 1e-5, 1.0) for name in ("db5", "sym5", "coif2")}
     for name, terms in got.items():
         assert set(terms) == {"total", "rec", "lsum", "hsum", "l2norm", "cmf", "conv", "sparsity", "interpretation"}
-        total, ref = awd_loss(jnp.asarray(sim.initial_filter(name, noise=0.0, seed=0)), jnp.asarray(x), teacher,
+        total, ref = awd_loss(jnp.asarray(sim.initial_filter(name, noise=0.0, seed=0)), teacher, jnp.asarray(x),
                               level=4, mode="zero", sparsity=1e-5, interpretation=1.0)
         assert terms["total"] == pytest.approx(float(total), rel=1e-5)
         assert terms["interpretation"] == pytest.approx(float(ref.interpretation), rel=1e-5)

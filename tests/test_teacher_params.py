@@ -41,11 +41,11 @@ def test_awd_loss_and_attributions_equal_the_closure():
     model = _Linen()
     variables = model.init(jax.random.PRNGKey(0), x)
     h = awd_jax.lowpass("db3")
-    with_params = awd_jax.awd_loss(h, x, model.apply, level=3, interpretation=0.5, teacher_params=variables)
-    closure = awd_jax.awd_loss(h, x, lambda z: model.apply(variables, z), level=3, interpretation=0.5)
+    with_params = awd_jax.awd_loss(h, model.apply, x, level=3, interpretation=0.5, teacher_params=variables)
+    closure = awd_jax.awd_loss(h, lambda z: model.apply(variables, z), x, level=3, interpretation=0.5)
     np.testing.assert_allclose(with_params[0], closure[0], rtol=1e-6)
-    a = awd_jax.attributions(model.apply, x, h, level=3, teacher_params=variables)
-    b = awd_jax.attributions(lambda z: model.apply(variables, z), x, h, level=3)
+    a = awd_jax.attributions(h, model.apply, x, level=3, teacher_params=variables)
+    b = awd_jax.attributions(h, lambda z: model.apply(variables, z), x, level=3)
     for u, v in zip(a, b):
         np.testing.assert_allclose(u, v, rtol=1e-6)
 

@@ -1,4 +1,4 @@
-"""wavefun / wavelet_distance against PyWavelets and SPEC §6."""
+"""wavefun / wavelet_distance against PyWavelets and docs/method.md#reading-the-wavelet."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""The simulation study's synthetic data (SPEC §7, paper §5 / Fig. 3).
+"""The simulation study's synthetic data (docs/method.md#experiments, paper §5 / Fig. 3).
 
 ``x ~ N(0, I_length)`` and ``y = scale · Σ_{i ∈ locations} cD_band[i] + noise · ε``
 with ``ε ~ N(0, 1)``, where ``cD_band`` is the ``band``-th finest detail array of
@@ -121,7 +121,7 @@ def simulation_target(
     scale = _check_real(scale, "scale")
     _, locs, band, h, level, mode = _check_config(x.shape[-1], locations, band, wavelet, level, mode)
     with warnings.catch_warnings():
-        # J = 4 exceeds pywt.dwt_max_level(64, 10) = 2: intended (SPEC §7)
+        # J = 4 exceeds pywt.dwt_max_level(64, 10) = 2: intended (docs/method.md#experiments)
         warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
         coeffs = wavedec(x, h, level=level, mode=mode, axis=-1)
     detail = coeffs[-band]
@@ -141,7 +141,7 @@ def simulate(
     level: int = 4,
     mode: str = "zero",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` samples of the simulation study (SPEC §7).
+    """Draw ``n`` samples of the simulation study (docs/method.md#experiments).
 
     Args:
       n: number of samples (>= 1).
