@@ -56,9 +56,9 @@ from awd_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 # reading a learned wavelet: φ/ψ, distances, metrics, result files
 from awd_jax.wavefun import filter_distance, wavefun, wavelet_distance
 from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap
-from awd_jax.io import load_result, save_result
+from awd_jax.results import load_result, save_result
 
-__version__ = "0.1.0"
+from awd_jax._version import __version__ as __version__
 
 __all__ = [
     # filters and transforms

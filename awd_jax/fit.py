@@ -42,6 +42,7 @@ from awd_jax.attributions import bind_teacher, check_teacher, objective_impl
 from awd_jax.checkpoint import Checkpoint, fingerprint_of, load_checkpoint, save_checkpoint
 from awd_jax.filters import lowpass
 from awd_jax.objective import LossTerms, awd_loss
+from awd_jax.results import FitResult
 from awd_jax.stream import (
     HostData,
     as_mesh,
@@ -239,37 +240,6 @@ def epochs_run_from_ok(ok: np.ndarray) -> int:
     ok = np.asarray(ok, bool)
     n_ok = int(ok.sum())
     return n_ok if n_ok == ok.shape[0] else n_ok + 1
-
-
-@dataclasses.dataclass(frozen=True)
-class FitResult:
-    """Outcome of :func:`fit`.
-
-    Attributes:
-      h: final filter ``(N,)`` (the last finite one when the run diverged).
-      history: term name (``LossTerms`` fields and ``"total"``) → ``(epochs_run,)`` per-epoch means.
-      config: every setting, JSON-serialisable.
-      diverged: whether a non-finite loss or filter stopped the run.
-      epochs_run: epochs executed (including a diverging one, excluding none).
-    """
-
-    h: np.ndarray
-    history: dict
-    config: dict
-    diverged: bool = False
-    epochs_run: int = 0
-
-    def to_pywt(self, name: str = "awd"):
-        """The learned filter as a ``pywt.Wavelet``."""
-        from awd_jax.filters import to_pywt
-
-        return to_pywt(self.h, name)
-
-    def save(self, path: str) -> None:
-        """Save with ``awd_jax.io.save_result``."""
-        from awd_jax.io import save_result
-
-        return save_result(self, path)
 
 
 def check_data(data: Any, dims: int) -> jax.Array:

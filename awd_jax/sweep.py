@@ -19,7 +19,6 @@ Grids are sorted ascending. Cells with γ == 0 skip the attribution computation 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,7 +32,6 @@ from jax.sharding import Mesh
 from awd_jax._config import Objective, as_objective
 from awd_jax.fit import (
     TERM_NAMES,
-    FitResult,
     _stream_train,
     _train,
     check_data,
@@ -43,56 +41,10 @@ from awd_jax.fit import (
     make_plan,
     prepare_h0,
 )
+from awd_jax.results import SweepResult
 from awd_jax.stream import as_mesh, batch_spec, host_data, replicated, wants_stream
 
 __all__ = ["SweepResult", "sweep"]
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepResult:
-    """Outcome of :func:`sweep` on a grid of ``n_λ × n_γ`` cells.
-
-    Attributes:
-      h: ``(n_λ, n_γ, N)`` final filters. h0: ``(n_λ, n_γ, N)`` each cell's starting filter.
-      history: term name → ``(n_λ, n_γ, epochs)`` per-epoch means (NaN after a divergence).
-      sparsity: ``(n_λ,)`` λ grid (ascending). interpretation: ``(n_γ,)`` γ grid (ascending).
-      diverged: ``(n_λ, n_γ)`` bool. epochs_run: ``(n_λ, n_γ)`` int.
-      config: settings shared by every cell (JSON-serialisable).
-    """
-
-    h: np.ndarray
-    h0: np.ndarray
-    history: dict
-    sparsity: np.ndarray
-    interpretation: np.ndarray
-    diverged: np.ndarray
-    epochs_run: np.ndarray
-    config: dict
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (len(self.sparsity), len(self.interpretation))
-
-    def cell(self, i: int, j: int) -> FitResult:
-        """Cell ``(i, j)`` (λ = ``sparsity[i]``, γ = ``interpretation[j]``) as a :class:`FitResult`."""
-        n_lam, n_gam = self.shape
-        if not (0 <= i < n_lam and 0 <= j < n_gam):
-            raise IndexError(f"cell: ({i}, {j}) is outside the {n_lam} x {n_gam} grid.")
-        run = int(self.epochs_run[i, j])
-        config = dict(self.config)
-        config.update(
-            sparsity=float(self.sparsity[i]),
-            interpretation=float(self.interpretation[j]),
-            h0=[float(v) for v in self.h0[i, j]],
-        )
-        history = {k: np.asarray(v[i, j, :run]) for k, v in self.history.items()}
-        return FitResult(np.asarray(self.h[i, j]), history, config, bool(self.diverged[i, j]), run)
-
-    def save(self, path: str) -> None:
-        """Save with ``awd_jax.io.save_result``."""
-        from awd_jax.io import save_result
-
-        return save_result(self, path)
 
 
 def _grid(values: float | Sequence[float], name: str) -> np.ndarray:

@@ -49,9 +49,8 @@ def teacher(length: int, seed: int = 0):
 
 def bench_fit(x, teacher_fn, batch_size, *, level, lam, gam, repeats, impl="auto"):
     cfg = make_config(
-        teacher_fn, x, level=level, mode="zero", interpretation_on=gam != 0, weights=None, method="saliency",
-        target=0, dims=1, steps=32, optimizer=None, learning_rate=1e-3, batch_size=batch_size, epochs=1,
-        shuffle=True, impl=impl,
+        teacher_fn, x, awd.Objective(level=level, mode="zero", impl=impl), interpretation_on=gam != 0,
+        optimizer=None, learning_rate=1e-3, batch_size=batch_size, epochs=1, shuffle=True,
     )
     epoch = jax.jit(functools.partial(_epoch, cfg=cfg))
     h0 = awd.init_filter("db5", key=jax.random.PRNGKey(0), noise=0.3)
@@ -59,13 +58,13 @@ def bench_fit(x, teacher_fn, batch_size, *, level, lam, gam, repeats, impl="auto
     key = jax.random.PRNGKey(0)
     lam, gam = jnp.float32(lam), jnp.float32(gam)
     t0 = time.perf_counter()
-    out = epoch(state, x, key, 0, lam, gam)
+    out = epoch(state, x, key, 0, lam, gam, None)
     jax.block_until_ready(out)
     first = time.perf_counter() - t0
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
-        out = epoch(out[0], x, key, r + 1, lam, gam)
+        out = epoch(out[0], x, key, r + 1, lam, gam, None)
         jax.block_until_ready(out)
         times.append(time.perf_counter() - t0)
     n_steps = -(-x.shape[0] // cfg.batch_size)
@@ -111,7 +110,7 @@ def reference_available():
 
 
 def _patch_awave_cmf():
-    """Replace ``awave.losses._CMF_loss`` (old torch FFT API) with docs/method.md#objective formula via torch.fft.fft."""
+    """Replace ``awave.losses._CMF_loss`` (old torch FFT API) with the docs/method.md formula via torch.fft.fft."""
     import awave.losses
     import torch
 

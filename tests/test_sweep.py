@@ -1,13 +1,11 @@
 import json
-import sys
-import types
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from awd_jax import FitResult, SweepResult, fit, init_filter, sweep
+from awd_jax import FitResult, SweepResult, fit, init_filter, load_result, sweep
 
 
 def noisy_h0():
@@ -79,14 +77,13 @@ def test_bad_grid():
         sweep("db2", None, data(), interpretation=[], **KW)
 
 
-def test_save_delegates_to_io(monkeypatch, tmp_path):
-    calls = []
-    fake = types.ModuleType("awd_jax.io")
-    fake.save_result = lambda result, path: calls.append(result)
-    monkeypatch.setitem(sys.modules, "awd_jax.io", fake)
-    res = sweep("db2", None, data(), sparsity=[0.0], interpretation=[0.0], **KW)
-    res.save(tmp_path / "s")
-    assert calls == [res]
+def test_save_round_trips_through_the_results_file(tmp_path):
+    res = sweep("db2", None, data(), sparsity=[0.0, 0.1], interpretation=[0.0], **KW)
+    res.save(tmp_path / "s.npz")
+    back = load_result(tmp_path / "s.npz")
+    assert type(back) is type(res) and back.config == res.config
+    for name in ("h", "h0", "sparsity", "interpretation", "diverged", "epochs_run"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
 
 
 @pytest.mark.slow

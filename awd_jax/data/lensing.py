@@ -1,6 +1,6 @@
 """Lognormal weak-lensing convergence maps from jax-cosmo spectra (stand-in for MassiveNuS).
 
-Recipe (documented in ``/work/shared/DATA.md``; every number is an argument):
+Recipe (documented in ``docs/method.md#data-used-in-this-repository``; every number is an argument):
 
 1. **Spectrum.** For each cosmology ``Ω_m`` (``Ω_c = Ω_m − Ω_b`` of Planck15, ``σ8`` fixed),
    the convergence power spectrum ``C_ℓ`` of sources at redshift ``z_source`` (a delta

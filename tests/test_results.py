@@ -7,8 +7,8 @@ import pytest
 import pywt
 
 import awd_jax
-from awd_jax.fit import FitResult
-from awd_jax.io import FORMAT_VERSION, load_result, read_metadata, save_result
+from awd_jax.results import FitResult
+from awd_jax.results import FORMAT_VERSION, load_result, read_metadata, save_result
 
 
 def _fit_result():

@@ -1,4 +1,6 @@
-"""Save and load fit / sweep results as one ``.npz`` file (no pickle).
+"""Results of ``fit`` and ``sweep`` (:class:`FitResult`, :class:`SweepResult`) and their files.
+
+Both save to and load from one ``.npz`` file (no pickle).
 
 Layout of the file:
 
@@ -12,7 +14,7 @@ Layout of the file:
 
 Scalars, strings, lists and JSON-serialisable dicts (``config``) live in the
 metadata. :func:`load_result` reads with ``allow_pickle=False`` and rebuilds
-:class:`awd_jax.fit.FitResult` or :class:`awd_jax.sweep.SweepResult`.
+:class:`FitResult` or :class:`SweepResult`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save_result", "load_result", "read_metadata"]
+from awd_jax._version import __version__
+from awd_jax.filters import to_pywt
+
+__all__ = ["FitResult", "SweepResult", "FORMAT", "FORMAT_VERSION", "save_result", "load_result", "read_metadata"]
 
 FORMAT = "awd_jax.result"
 FORMAT_VERSION = 1
@@ -36,14 +41,84 @@ _KINDS = {"FitResult": "fit", "SweepResult": "sweep"}
 _SWEEP_FIELDS = ("h", "history", "sparsity", "interpretation", "config", "diverged", "epochs_run")
 
 
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes:
+      h: final filter ``(N,)`` (the last finite one when the run diverged).
+      history: term name (``LossTerms`` fields and ``"total"``) → ``(epochs_run,)`` per-epoch means.
+      config: every setting, JSON-serialisable.
+      diverged: whether a non-finite loss or filter stopped the run.
+      epochs_run: epochs executed (including a diverging one, excluding none).
+    """
+
+    h: np.ndarray
+    history: dict
+    config: dict
+    diverged: bool = False
+    epochs_run: int = 0
+
+    def to_pywt(self, name: str = "awd"):
+        """The learned filter as a ``pywt.Wavelet``."""
+        return to_pywt(self.h, name)
+
+    def save(self, path: str) -> None:
+        """Save with :func:`save_result`."""
+        return save_result(self, path)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    """Outcome of :func:`sweep` on a grid of ``n_λ × n_γ`` cells.
+
+    Attributes:
+      h: ``(n_λ, n_γ, N)`` final filters. h0: ``(n_λ, n_γ, N)`` each cell's starting filter.
+      history: term name → ``(n_λ, n_γ, epochs)`` per-epoch means (NaN after a divergence).
+      sparsity: ``(n_λ,)`` λ grid (ascending). interpretation: ``(n_γ,)`` γ grid (ascending).
+      diverged: ``(n_λ, n_γ)`` bool. epochs_run: ``(n_λ, n_γ)`` int.
+      config: settings shared by every cell (JSON-serialisable).
+    """
+
+    h: np.ndarray
+    h0: np.ndarray
+    history: dict
+    sparsity: np.ndarray
+    interpretation: np.ndarray
+    diverged: np.ndarray
+    epochs_run: np.ndarray
+    config: dict
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.sparsity), len(self.interpretation))
+
+    def cell(self, i: int, j: int) -> FitResult:
+        """Cell ``(i, j)`` (λ = ``sparsity[i]``, γ = ``interpretation[j]``) as a :class:`FitResult`."""
+        n_lam, n_gam = self.shape
+        if not (0 <= i < n_lam and 0 <= j < n_gam):
+            raise IndexError(f"cell: ({i}, {j}) is outside the {n_lam} x {n_gam} grid.")
+        run = int(self.epochs_run[i, j])
+        config = dict(self.config)
+        config.update(
+            sparsity=float(self.sparsity[i]),
+            interpretation=float(self.interpretation[j]),
+            h0=[float(v) for v in self.h0[i, j]],
+        )
+        history = {k: np.asarray(v[i, j, :run]) for k, v in self.history.items()}
+        return FitResult(np.asarray(self.h[i, j]), history, config, bool(self.diverged[i, j]), run)
+
+    def save(self, path: str) -> None:
+        """Save with :func:`save_result`."""
+        return save_result(self, path)
+
+
 def _versions() -> Dict[str, str]:
     import jax
     import pywt
 
-    import awd_jax
-
     return {
-        "awd_jax": getattr(awd_jax, "__version__", "unknown"),
+        "awd_jax": __version__,
         "jax": jax.__version__,
         "numpy": np.__version__,
         "pywt": pywt.__version__,
@@ -93,7 +168,7 @@ def save_result(result: Any, path: "str | os.PathLike") -> None:
     """Write a ``FitResult`` or ``SweepResult`` to ``path`` (an ``.npz`` file, written atomically).
 
     Args:
-      result: :class:`awd_jax.fit.FitResult` or :class:`awd_jax.sweep.SweepResult`.
+      result: :class:`FitResult` or :class:`SweepResult`.
       path: destination; written exactly there (no suffix is added).
 
     Raises:
@@ -177,8 +252,7 @@ def load_result(path: "str | os.PathLike") -> Any:
     """Read a file written by :func:`save_result` and rebuild the result object.
 
     Returns:
-      :class:`awd_jax.fit.FitResult` (kind ``"fit"``) or
-      :class:`awd_jax.sweep.SweepResult` (kind ``"sweep"``).
+      :class:`FitResult` (kind ``"fit"``) or :class:`SweepResult` (kind ``"sweep"``).
 
     Raises:
       FileNotFoundError: no file at ``path``.
@@ -200,10 +274,7 @@ def load_result(path: "str | os.PathLike") -> Any:
                 raise ValueError(f"unknown field encoding {enc!r}")
     except KeyError as err:
         raise ValueError(f"path {path!r}: incomplete result file, missing entry {err}.") from err
-    if meta["kind"] == "fit":
-        from awd_jax.fit import FitResult as cls
-    else:
-        from awd_jax.sweep import SweepResult as cls
+    cls = FitResult if meta["kind"] == "fit" else SweepResult
     try:
         return cls(**kwargs)
     except TypeError as err:
