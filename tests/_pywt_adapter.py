@@ -16,6 +16,9 @@ process), with this directory on ``sys.path``::
   pywt's own code: only the attributes of the ``pywt`` package are touched;
 * deselects the tests listed in :data:`NOT_APPLICABLE` (tests that exercise only pywt
   functions awd_jax does not provide), each with its reason;
+* clears JAX's compilation caches after a test once the process holds more than
+  ``AWD_PYWT_MAX_MAPS`` (default 40000; 0: never) memory mappings, so that the
+  thousands of programs these files compile stay under Linux's ``vm.max_map_count``;
 * skips, with a reason, the tests whose only substitutable calls are to names awd_jax
   does not provide (yet): they would otherwise test pywt against itself and pass.
 
@@ -23,8 +26,10 @@ Which functions each test calls is read from the test module's source (``pywt.<n
 attribute references in the test and in the module-level helpers it calls):
 :func:`pywt_names_used`. When ``AWD_PYWT_REPORT`` names a file, the plugin writes a
 JSON report there at the end of the session (substituted/missing names, deselected and
-skipped tests with reasons); when ``AWD_PYWT_PROGRESS`` names a file, it appends one
-JSON line per test start and outcome (so a crash still leaves the results so far).
+skipped tests with reasons, JAX cache clears); when ``AWD_PYWT_PROGRESS`` names a file, it appends one
+JSON line per test start and outcome (so a crash still leaves the results so far); when
+``AWD_PYWT_DONE`` names a file of nodeids (one a line), those tests are left out (they ran
+in an earlier interpreter that then died; see ``tests/test_pywt_suite.py``).
 """
 
 from __future__ import annotations
@@ -219,9 +224,17 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(session, config, items):
     import pytest
 
-    keep, drop = [], []
+    done_path = os.environ.get("AWD_PYWT_DONE")  # exact nodeids (--deselect matches prefixes)
+    done = set()
+    if done_path and os.path.exists(done_path):
+        with open(done_path, encoding="utf-8") as f:
+            done = {line.strip() for line in f if line.strip()}
+    keep, drop, already = [], [], []
     for item in items:
         key = _key(item)
+        if item.nodeid in done:
+            already.append(item)
+            continue
         if key in NOT_APPLICABLE:
             _REPORT["deselected"][item.nodeid] = "not applicable: " + NOT_APPLICABLE[key]
             drop.append(item)
@@ -236,8 +249,11 @@ def pytest_collection_modifyitems(session, config, items):
                       "exercise pywt's own code")
             _REPORT["skipped_unprovided"][item.nodeid] = reason
             item.add_marker(pytest.mark.skip(reason=reason))
-    if drop:
-        config.hook.pytest_deselected(items=drop)
+    if already:  # ran in an earlier interpreter that then died: not reported as deselected
+        for item in already:
+            _REPORT["deselected"][item.nodeid] = "ran in an earlier interpreter (restart after a crash)"
+    if drop or already:
+        config.hook.pytest_deselected(items=drop + already)
         items[:] = keep
 
 
@@ -273,6 +289,31 @@ def pytest_runtest_logreport(report):
                    "duration": round(report.duration, 3), "message": _message(report)[:2000]})
 
 
+def _map_count() -> int:
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:  # not Linux
+        return 0
+
+
+def pytest_runtest_teardown(item, nextitem):
+    # Every XLA executable JAX keeps compiled holds ~30 memory mappings; the thousands of
+    # shapes x wavelets x modes of these files exceed Linux's vm.max_map_count (65530) in one
+    # process, and the next compilation then segfaults. Past the threshold, drop JAX's caches.
+    limit = int(os.environ.get("AWD_PYWT_MAX_MAPS", "40000"))
+    if limit <= 0:
+        return
+    count = _map_count()
+    if count > limit:
+        import jax
+
+        jax.clear_caches()
+        _REPORT.setdefault("cache_clears", []).append({"after": item.nodeid, "maps": count,
+                                                       "maps_after": _map_count()})
+        _progress({"nodeid": item.nodeid, "event": "clear_caches", "maps": count})
+
+
 def pytest_report_header(config):
     return [f"awd_jax substitutes pywt.{{{', '.join(_SUBSTITUTED)}}}; not provided: {_MISSING or 'none'}"]
 
@@ -305,6 +346,7 @@ def pytest_sessionfinish(session, exitstatus):
         "deselected": dict(_REPORT["deselected"]),
         "skipped_unprovided": {k: v for k, v in _REPORT["skipped_unprovided"].items()
                                if k not in _REPORT["deselected"]},
+        "cache_clears": list(_REPORT.get("cache_clears", [])),
         "exitstatus": int(exitstatus),
     }
     with open(path, "w", encoding="utf-8") as f:

@@ -140,6 +140,8 @@ def parse_progress(path: Path, returncode) -> tuple[dict[str, tuple[str, str]], 
         if ev["event"] == "start":
             started.append(nodeid)
             continue
+        if ev["event"] not in ("setup", "call", "teardown"):
+            continue
         done.add(nodeid)
         if ev["outcome"] == "failed":
             new = ("failed" if ev["event"] == "call" else "errors", _first_line(ev["message"]))
@@ -207,10 +209,14 @@ def run_pywt(run: str, modules: tuple[str, ...], tmp: Path, extra: tuple[str, ..
         seg = tmp / f"segment{attempt}"
         seg.mkdir()
         rep_path, progress = seg / "adapter_report.json", seg / "progress.jsonl"
-        cmd = pytest_command(targets, seg, _site_packages(), extra + tuple(f"--deselect={n}" for n in done_ids))
+        cmd = pytest_command(targets, seg, _site_packages(), extra)
+        env = _env(rep_path, progress)
+        if done_ids:  # exact nodeids for the adapter to leave out (--deselect would match prefixes)
+            (seg / "done.txt").write_text("\n".join(done_ids) + "\n")
+            env["AWD_PYWT_DONE"] = str(seg / "done.txt")
         left = timeout - (time.perf_counter() - t_start)
         t0 = time.perf_counter()
-        rc, out = _run_once(cmd, seg, _env(rep_path, progress), max(left, 1))
+        rc, out = _run_once(cmd, seg, env, max(left, 1))
         wall = time.perf_counter() - t0
         logs.append(f"$ {' '.join(cmd)}\n{out}\n[exit {rc} after {wall:.1f} s]\n")
         crashed: list[str] = []
@@ -247,13 +253,17 @@ def run_pywt(run: str, modules: tuple[str, ...], tmp: Path, extra: tuple[str, ..
                                                    dict(passed=0, failed=0, errors=0, skipped=0))
             counts["deselected"] = counts.get("deselected", 0) + 1
     durations: dict[str, float] = {}
+    clears = []
     for attempt in range(len(segments)):
         progress = tmp / f"segment{attempt}" / "progress.jsonl"
         for line in progress.read_text().splitlines() if progress.exists() else []:
             ev = json.loads(line)
-            if ev["event"] != "start":
+            if "duration" in ev:
                 durations[ev["nodeid"]] = round(durations.get(ev["nodeid"], 0.0) + ev["duration"], 2)
-    record["slowest_s"] = dict(sorted(durations.items(), key=lambda kv: -kv[1])[:10])
+            elif ev["event"] == "clear_caches":
+                clears.append({"after": ev["nodeid"], "maps": ev["maps"]})
+    record["jax_cache_clears"] = clears
+    record["slowest_s"] = [[k, v] for k, v in sorted(durations.items(), key=lambda kv: -kv[1])[:10]]
     _save(run, record)
     record["output_tail"] = segments[-1]["output_tail"]
     return record
