@@ -23,7 +23,18 @@ namespaces above sit on top: no core module imports them.
 import importlib as _importlib
 
 # filters and transforms
-from awd_jax.filters import FilterBank, filter_bank, highpass, init_filter, lowpass, to_pywt
+from awd_jax.filters import (
+    FilterBank,
+    filter_bank,
+    highpass,
+    init_filter,
+    lattice_angles,
+    lattice_filter,
+    lattice_free_filter,
+    lattice_project,
+    lowpass,
+    to_pywt,
+)
 from awd_jax._extension import MODES
 from awd_jax.transform import (
     IMPLS,
@@ -48,7 +59,7 @@ from awd_jax.transform import (
 from awd_jax.penalties import Penalties, penalties
 from awd_jax.attributions import METHODS, attributions
 from awd_jax.objective import LossTerms, Objective, Weights, awd_loss
-from awd_jax.fit import FitResult, fit
+from awd_jax.fit import FitResult, Search, fit
 from awd_jax.sweep import SweepResult, sweep
 from awd_jax.stream import chain_devices, split_cpu_into_devices
 from awd_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -63,11 +74,12 @@ from awd_jax._version import __version__ as __version__
 __all__ = [
     # filters and transforms
     "MODES", "IMPLS", "FilterBank", "filter_bank", "lowpass", "highpass", "init_filter", "to_pywt",
+    "lattice_filter", "lattice_free_filter", "lattice_angles", "lattice_project",
     "dwt", "idwt", "wavedec", "waverec", "dwt2", "idwt2", "wavedec2", "waverec2",
     "dwtn", "idwtn", "wavedecn", "waverecn", "dwt_coeff_len", "dwt_max_level", "dwtn_max_level",
     # objective, training, sweeps
     "Penalties", "penalties", "METHODS", "attributions", "Objective", "Weights", "LossTerms", "awd_loss",
-    "FitResult", "fit", "SweepResult", "sweep",
+    "FitResult", "fit", "Search", "SweepResult", "sweep",
     # scale: devices and checkpoints
     "split_cpu_into_devices", "chain_devices", "Checkpoint", "save_checkpoint", "load_checkpoint",
     # analysis: result files, wavefun and distances, metrics

@@ -144,7 +144,7 @@ def check_teacher(teacher_fn: TeacherFn, x_shape: Sequence[int], dtype: Any, tar
     _check_output(out.shape, x_shape[0], target)
 
 
-def _select(out: jax.Array, batch: int, target: int) -> jax.Array:
+def select_target(out: jax.Array, batch: int, target: int) -> jax.Array:
     _check_output(out.shape, batch, target)
     return out if out.ndim == 1 else out[:, target]
 
@@ -167,7 +167,7 @@ def _gradient(
     def scalar(c):
         rec = reconstruct(c, h, mode, dims, x.shape, impl)
         z = rec + jax.lax.stop_gradient(x - rec)
-        return jnp.sum(_select(teacher_fn(z), batch, target))
+        return jnp.sum(select_target(teacher_fn(z), batch, target))
 
     return jax.grad(scalar)(coeffs)
 

@@ -19,7 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 import pywt
 
-__all__ = ["WaveletLike", "FilterBank", "filter_bank", "lowpass", "highpass", "init_filter", "to_pywt"]
+__all__ = [
+    "WaveletLike", "FilterBank", "filter_bank", "lowpass", "highpass", "init_filter", "to_pywt",
+    "lattice_filter", "lattice_free_filter", "lattice_angles", "lattice_project",
+]
 
 
 class FilterBank(NamedTuple):
@@ -263,3 +266,175 @@ def to_pywt(h: WaveletLike, name: str = "awd") -> pywt.Wavelet:
     wavelet.orthogonal = True
     wavelet.biorthogonal = True
     return wavelet
+
+
+# ---------------------------------------------------------------------------
+# the paraunitary lattice (docs/method.md#lattice)
+# ---------------------------------------------------------------------------
+
+
+def _rotation(theta: jax.Array) -> jax.Array:
+    """``R(θ) = [[cos θ, sin θ], [−sin θ, cos θ]]`` for ``θ (...)`` → ``(..., 2, 2)``."""
+    c, s = jnp.cos(theta), jnp.sin(theta)
+    return jnp.stack([jnp.stack([c, s], -1), jnp.stack([-s, c], -1)], -2)
+
+
+def _float_angles(angles: Any) -> jax.Array:
+    a = jnp.asarray(angles)
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        a = a.astype(jnp.zeros(()).dtype)
+    if a.ndim < 1:
+        raise ValueError(f"angles: expected an array (..., K), got a scalar of shape {tuple(a.shape)}.")
+    return a
+
+
+def lattice_filter(angles: Any) -> jax.Array:
+    """Angles ``(..., K)`` → orthogonal lowpass ``(..., 2K)`` (``docs/method.md#factorisation``).
+
+    ``E(z) = R(θ_{K−1}) Λ(z) ⋯ Λ(z) R(θ_0)``; ``h[2n] = E₀₀[n]``, ``h[2n+1] = E₀₁[n]``. For every
+    value of the angles ``Σ_k h[k] h[k+2m] = δ_m``; ``Σh = √2·cos(Σθ − π/4)``. Pure, jittable,
+    differentiable and vmappable; keeps the angles' float dtype.
+    """
+    a = _float_angles(angles)
+    if a.shape[-1] < 1:
+        raise ValueError("angles: expected at least one angle (K >= 1), got an empty last axis.")
+    return _lattice(a)
+
+
+@jax.jit
+def _lattice(a: jax.Array) -> jax.Array:
+    """:func:`lattice_filter` of validated angles (one compiled program per shape, also when
+    called outside ``jit``)."""
+    k = a.shape[-1]
+    e = _rotation(a[..., 0])[..., None]  # (..., 2, 2, 1): coefficients of z^-n
+    for i in range(1, k):
+        zero = jnp.zeros(e.shape[:-3] + (2, 1), e.dtype)
+        row0 = jnp.concatenate([e[..., 0, :, :], zero], -1)
+        row1 = jnp.concatenate([zero, e[..., 1, :, :]], -1)  # Λ(z): the second row delayed
+        delayed = jnp.stack([row0, row1], -3)
+        e = jnp.einsum("...ij,...jcn->...icn", _rotation(a[..., i]), delayed)
+    return jnp.stack([e[..., 0, 0, :], e[..., 0, 1, :]], -1).reshape(a.shape[:-1] + (2 * k,))
+
+
+@jax.jit
+def _lattice_free(a: jax.Array) -> jax.Array:
+    last = jnp.asarray(np.pi / 4, a.dtype) - jnp.sum(a, axis=-1, keepdims=True)
+    return _lattice(jnp.concatenate([a, last], axis=-1))
+
+
+def lattice_free_filter(free: Any) -> jax.Array:
+    """``K − 1`` free angles ``(..., K−1)`` → ``(..., 2K)`` with the DC condition built in.
+
+    The last angle is ``θ_{K−1} = π/4 − Σ free``, so ``Σh = √2`` exactly
+    (``docs/method.md#dc-condition``); an empty last axis gives Haar.
+    """
+    return _lattice_free(_float_angles(free))
+
+
+def _wrap_half(theta: float) -> float:
+    """``θ`` into ``(−π/2, π/2]`` (a rotation by π only flips signs, absorbed by the next stage)."""
+    t = (theta + np.pi / 2) % np.pi - np.pi / 2
+    return np.pi / 2 if t == -np.pi / 2 else t
+
+
+def _peel(h: np.ndarray) -> np.ndarray:
+    """Angles ``(K,)`` of an even-length filter by peeling (exact when ``h`` is orthogonal)."""
+    k = h.size // 2
+    e00, e01 = h[0::2], h[1::2]
+    e = np.array([[e00, e01], [-e01[::-1], e00[::-1]]])  # paraunitary, det E = z^-(K-1)
+    angles = np.zeros(k)
+    for i in range(k - 1, 0, -1):
+        a, b = e[0, :, 0], e[1, :, 0]
+        j = int(np.argmax(np.abs(a) + np.abs(b)))
+        theta = _wrap_half(float(np.arctan2(-b[j], a[j])))
+        c, s = np.cos(theta), np.sin(theta)
+        row0, row1 = c * e[0] - s * e[1], s * e[0] + c * e[1]
+        e = np.array([row0[:, :-1], row1[:, 1:]])
+        angles[i] = theta
+    angles[0] = float(np.arctan2(e[0, 1, 0], e[0, 0, 0]))
+    return angles
+
+
+def _orthogonality_error(h: np.ndarray) -> float:
+    n = h.size
+    lags = [float(np.dot(h[: n - 2 * m], h[2 * m:])) - (1.0 if m == 0 else 0.0) for m in range(n // 2)]
+    return max(abs(v) for v in lags)
+
+
+def lattice_angles(h: WaveletLike) -> jax.Array:
+    """Inverse of :func:`lattice_filter` for an orthogonal ``h`` ``(2K,)`` with ``Σh = √2``: angles ``(K,)``.
+
+    ``lattice_filter(lattice_angles(h)) == h`` (to rounding) and the angles sum to π/4 (mod 2π);
+    each peeled angle lies in ``(−π/2, π/2]`` (``docs/method.md#peeling-inverse``). Runs on
+    concrete values in float64 (not traceable); returns ``h``'s float dtype.
+
+    Raises:
+      ValueError: ``h`` of odd length, not orthogonal, or with ``Σh ≠ √2``.
+    """
+    h_in = lowpass(h)
+    dtype = h_in.dtype if np.issubdtype(np.asarray(h_in).dtype, np.floating) else np.float32
+    x = np.asarray(h_in, np.float64).reshape(-1)
+    if x.size % 2 or x.size == 0:
+        raise ValueError(f"h: expected an even-length filter (2K taps), got {x.size} taps.")
+    tol = 1e-6 if np.dtype(dtype) == np.float64 else 1e-4
+    err = _orthogonality_error(x)
+    if err > tol:
+        raise ValueError(
+            f"h: expected an orthogonal filter (max |Σ h[k]h[k+2m] − δ_m| <= {tol:g} for {np.dtype(dtype)}), "
+            f"got an error of {err:.3g}; use lattice_project for the nearest one."
+        )
+    total = float(x.sum())
+    if abs(total - np.sqrt(2)) > tol * 10:
+        hint = " (−h has Σ = √2)" if abs(total + np.sqrt(2)) <= tol * 10 else ""
+        raise ValueError(f"h: expected Σh = √2 (one vanishing moment), got Σh = {total:.6g}{hint}.")
+    return jnp.asarray(_peel(x), jax.dtypes.canonicalize_dtype(dtype))
+
+
+def lattice_project(h: WaveletLike) -> jax.Array:
+    """The ``K − 1`` free angles whose :func:`lattice_free_filter` is nearest to any even-length ``h`` (L2).
+
+    For an orthogonal ``h`` with ``Σh = √2`` these are ``lattice_angles(h)[:-1]``; otherwise a
+    deterministic least-squares fit (Gauss–Newton from the peeled angles of ``h`` and from
+    31 fixed pseudo-random angle vectors), each free angle in ``[−π, π)``. Concrete values
+    only; computed in the precision JAX allows (float64 under ``jax_enable_x64``).
+    """
+    h_in = lowpass(h)
+    dtype = h_in.dtype if np.issubdtype(np.asarray(h_in).dtype, np.floating) else np.float32
+    x = np.asarray(h_in, np.float64).reshape(-1)
+    if x.size % 2 or x.size == 0:
+        raise ValueError(f"h: expected an even-length filter (2K taps), got {x.size} taps.")
+    if _orthogonality_error(x) < 1e-9 and abs(x.sum() - np.sqrt(2)) < 1e-9:
+        return jnp.asarray(_peel(x)[:-1], jax.dtypes.canonicalize_dtype(dtype))
+    k = x.size // 2
+    if k == 1:
+        return jnp.zeros((0,), jax.dtypes.canonicalize_dtype(dtype))
+    rng = np.random.default_rng(0)
+    starts = [_peel(x)[:-1]] + [rng.uniform(-np.pi / 2, np.pi / 2, k - 1) for _ in range(31)]
+    best = _gauss_newton(jnp.asarray(x), jnp.asarray(np.stack(starts)))
+    return jnp.asarray(best, jax.dtypes.canonicalize_dtype(dtype))
+
+
+def _wrap_full(a: jax.Array) -> jax.Array:
+    """Angles into ``[−π, π)`` (``lattice_free_filter`` is 2π-periodic in each free angle)."""
+    return jnp.remainder(a + np.pi, 2 * np.pi) - np.pi
+
+
+@jax.jit
+def _gauss_newton(target: jax.Array, starts: jax.Array) -> jax.Array:
+    """Least squares ``min_a ‖lattice_free_filter(a) − target‖²`` from each of ``starts (S, K−1)``; the best."""
+    starts = starts.astype(target.dtype)
+    resid = lambda a: lattice_free_filter(a) - target
+    jac = jax.jacfwd(resid)
+
+    def solve(a0):
+        def step(a, _):
+            r, j = resid(a), jac(a)
+            delta = jnp.linalg.solve(j.T @ j + 1e-9 * jnp.eye(a.size, dtype=a.dtype), j.T @ r)
+            return _wrap_full(a - delta), None  # 2π-periodic: keep the angles small (and precise)
+
+        a, _ = jax.lax.scan(step, a0, None, length=50)
+        return a, jnp.sum(resid(a) ** 2)
+
+    found, cost = jax.vmap(solve)(starts)
+    cost = jnp.where(jnp.isfinite(cost), cost, jnp.inf)
+    return found[jnp.argmin(cost)]

@@ -1,331 +1,53 @@
-"""Training a filter with the AWD objective: ``fit`` and its pure core ``_train``.
+"""``fit``: learn one wavelet filter with the AWD objective (one chain, or many starts at once).
 
-Layout (shared with :mod:`awd_jax.sweep`, which vmaps/scans the same functions):
-
-* :func:`_step` — one optimiser step on one minibatch (the only compiled step body).
-* :func:`_epoch` — one epoch: a ``jax.random.permutation`` of the samples (key
-  ``fold_in(PRNGKey(seed), epoch)``) cut into ``ceil(n / batch_size)`` batches and one
-  ``lax.scan`` of :func:`_step` over them. When ``batch_size`` does not divide ``n`` the
-  last batch holds the remaining ``n % batch_size`` samples, padded to full size with
-  copies of other samples whose mask is 0: masked samples contribute nothing and the
-  batch's B is its true size, so this is exactly the smaller batch (nothing dropped), and
-  every batch runs the same compiled step. The epoch's terms are the plain mean over its
-  batches of each batch's terms, computed before that batch's update (docs/method.md#training).
-* :func:`_train` — ``epochs`` epochs as one ``lax.scan`` (used by ``sweep``); ``fit`` runs
-  the same :func:`_epoch` from a Python loop so it can show progress, call ``callback``
-  and stop early.
+The engine (state, guarded step, epochs, streamed runner) is :mod:`awd_jax._engine`; the
+restarts' global stage and the L-BFGS finish are :mod:`awd_jax._search`. ``fit`` runs the
+epochs from a Python loop so it can show progress, call ``callback``, checkpoint and stop
+early; with ``restarts > 1`` the starts run as one vmapped program instead.
 
 Divergence guard: a step whose loss, terms or updated filter is non-finite is not
-applied; from then on the state is frozen (``ok = False``), so the state always holds
-the last finite filter. ``fit`` stops after that epoch, warns, and reports
-``diverged=True``; the history includes the diverging epoch (its mean is non-finite).
+applied; from then on the state is frozen, so it always holds the last finite filter.
+``fit`` stops after that epoch, warns, and reports ``diverged=True``; the history includes
+the diverging epoch (its mean is non-finite).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
 from jax.sharding import Mesh
 
 from awd_jax._config import Objective, as_objective
-from awd_jax.attributions import bind_teacher, check_teacher, objective_impl
-from awd_jax.checkpoint import Checkpoint, fingerprint_of, load_checkpoint, save_checkpoint
-from awd_jax.filters import lowpass
-from awd_jax.objective import LossTerms, awd_loss
-from awd_jax.results import FitResult
-from awd_jax.stream import (
-    HostData,
-    as_mesh,
-    batch_spec,
-    batches_per_chunk,
-    chunks,
-    epoch_batches,
-    host_data,
-    mesh_size,
-    replicate,
-    wants_stream,
+from awd_jax._engine import (
+    TERM_NAMES,
+    TrainState,
+    _epoch_jit,
+    _init_state,
+    _per_epoch,
+    _stream_epoch,
+    check_data,
+    config_dict,
+    epochs_run_from_ok,
+    initial_params,
+    make_config,
+    make_plan,
+    prepare_h0,
+    to_filter,
 )
+from awd_jax._search import Search, check_refine, check_restarts, check_search, multistart
+from awd_jax.checkpoint import Checkpoint, fingerprint_of, load_checkpoint, save_checkpoint
+from awd_jax.results import FitResult
+from awd_jax.stream import as_mesh, host_data, wants_stream
 
-__all__ = ["TERM_NAMES", "FitResult", "TrainState", "fit"]
-
-TERM_NAMES = LossTerms._fields + ("total",)
-
-
-class TrainConfig(NamedTuple):
-    """Static settings of a training run (closed over by the compiled functions)."""
-
-    teacher_fn: Callable | None  # None: no interpretation term
-    objective: Objective  # with impl resolved for the data's shape
-    optimizer: optax.GradientTransformation
-    batch_size: int
-    epochs: int
-    shuffle: bool
-    teacher_takes_params: bool = False  # teacher_fn(params, x) with params traced
-
-
-class TrainState(NamedTuple):
-    """Carried state: filter ``(N,)``, optimiser state, and ``ok`` (False once diverged)."""
-
-    h: jax.Array
-    opt_state: Any
-    ok: jax.Array
-
-
-def _init_state(h0: jax.Array, cfg: TrainConfig) -> TrainState:
-    return TrainState(h0, cfg.optimizer.init(h0), jnp.asarray(True))
-
-
-def _loss(h, x, mask, lam, gam, tp, cfg: TrainConfig):
-    return awd_loss(h, cfg.teacher_fn, x, cfg.objective, sparsity=lam, interpretation=gam, mask=mask,
-                    teacher_params=tp if cfg.teacher_takes_params else None)
-
-
-def _step(state: TrainState, x: jax.Array, mask: jax.Array | None, lam, gam, tp, cfg: TrainConfig):
-    """One guarded optimiser step on ``x`` ``(B, ...)`` with sample mask ``(B,)`` (or None).
-
-    ``tp``: the teacher's parameters (traced), used when ``cfg.teacher_takes_params``.
-
-    Returns the new state and the pre-step terms ``(9,)`` (LossTerms fields, then total).
-    """
-    (total, terms), grad = jax.value_and_grad(_loss, has_aux=True)(state.h, x, mask, lam, gam, tp, cfg)
-    updates, opt_state = cfg.optimizer.update(grad, state.opt_state, state.h)
-    h = optax.apply_updates(state.h, updates)
-    values = jnp.stack(list(terms) + [total])
-    good = state.ok & jnp.all(jnp.isfinite(values)) & jnp.all(jnp.isfinite(h))
-    keep = lambda new, old: jnp.where(good, new, old)
-    new_state = TrainState(keep(h, state.h), jax.tree_util.tree_map(keep, opt_state, state.opt_state), good)
-    return new_state, values
-
-
-def _epoch(state: TrainState, data: jax.Array, key: jax.Array, epoch, lam, gam, tp, cfg: TrainConfig):
-    """One epoch over ``data`` ``(n, ...)``; returns the state and the mean terms ``(9,)``."""
-    n = data.shape[0]
-    bs = cfg.batch_size
-    if cfg.shuffle:
-        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
-    else:
-        perm = jnp.arange(n)
-    idx, masks = epoch_batches(perm, bs, jnp)
-    masks = None if masks is None else masks.astype(data.dtype)
-    body = lambda s, im: _step(s, jnp.take(data, im[0], axis=0), im[1], lam, gam, tp, cfg)
-    state, values = jax.lax.scan(body, state, (idx, masks))
-    return state, jnp.mean(values, axis=0)
-
-
-def _per_epoch(cfg: TrainConfig) -> TrainConfig:
-    """``cfg`` as the key of per-epoch programs, which do not depend on the epoch count
-    (so ``fit(epochs=3)`` and ``fit(epochs=6)`` share one compiled epoch)."""
-    return cfg._replace(epochs=0)
-
-
-def _run_chunk(state: TrainState, xs: jax.Array, masks: jax.Array | None, valid: jax.Array, lam, gam, tp,
-               cfg: TrainConfig):
-    """Steps over host-provided batches ``xs (k, B, ...)``, masks ``(k, B)`` or None; batches
-    with ``valid[i] = False`` (fill of a short last chunk) are computed and discarded.
-
-    Returns the state and each batch's pre-step terms ``(k, 9)``.
-    """
-    def body(s, inp):
-        x, m, v = inp
-        new, values = _step(s, x, m, lam, gam, tp, cfg)
-        return jax.tree_util.tree_map(lambda a, b: jnp.where(v, a, b), new, s), values
-
-    return jax.lax.scan(body, state, (xs, masks, valid))
-
-
-#: streamed steps, one chain / vmapped over chains (state, λ, γ batched; data shared)
-_run_chunk_jit = jax.jit(_run_chunk, static_argnames=("cfg",))
-def _run_chunk_chains(state, xs, masks, valid, lam, gam, tp, cfg: TrainConfig):
-    return jax.vmap(lambda s, lm, gm: _run_chunk(s, xs, masks, valid, lm, gm, tp, cfg))(state, lam, gam)
-
-
-_run_chunk_chains_jit = jax.jit(_run_chunk_chains, static_argnames=("cfg",))
-
-
-@functools.partial(jax.jit, static_argnames=("n",))
-def _permutation(key: jax.Array, epoch, n: int) -> jax.Array:
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
-
-
-def _stream_epoch(state, src: HostData, key, epoch: int, lam, gam, tp, cfg: TrainConfig, plan: StreamPlan,
-                  chains=False):
-    """One epoch over host data: the batches of :func:`_epoch` (same permutation, same
-    padding), moved to the device(s) ``plan.per_chunk`` batches at a time.
-
-    Returns the state and the mean terms ``(9,)`` (``(C, 9)`` with ``chains``).
-    """
-    perm = np.asarray(_permutation(key, epoch, src.n)) if cfg.shuffle else np.arange(src.n)
-    idx, masks = epoch_batches(perm, cfg.batch_size)
-    runner = _run_chunk_chains_jit if chains else _run_chunk_jit
-    parts = []
-    for chunk in chunks(src, idx, masks, plan.per_chunk, sharding=plan.sharding, check_finite=plan.check_finite):
-        state, values = runner(state, chunk.xs, chunk.masks, chunk.valid, lam, gam, tp, cfg=_per_epoch(cfg))
-        parts.append(values[..., : chunk.n_valid, :])
-    return state, jnp.mean(jnp.concatenate(parts, axis=-2), axis=-2)
-
-
-def _stream_train(h0, src: HostData, key, lam, gam, tp, cfg: TrainConfig, plan: StreamPlan, chains=False):
-    """:func:`_train` for host data (Python loop over epochs); same outputs.
-
-    With ``chains``, ``h0 (C, N)``, ``lam (C,)`` and ``gam (C,)`` run as one vmapped program.
-    """
-    init = jax.vmap(lambda h: _init_state(h, cfg)) if chains else (lambda h: _init_state(h, cfg))
-    state = plan.place(init(h0))
-    values, oks = [], []
-    for epoch in range(cfg.epochs):
-        first = plan._replace(check_finite=plan.check_finite and epoch == 0)
-        state, v = _stream_epoch(state, src, key, epoch, lam, gam, tp, cfg, first, chains)
-        values.append(v)
-        oks.append(state.ok)
-    if not values:
-        shape = (h0.shape[0], 0) if chains else (0,)
-        return state, jnp.zeros(shape + (len(TERM_NAMES),), h0.dtype), jnp.zeros(shape, bool)
-    return state, jnp.stack(values, axis=-2), jnp.stack(oks, axis=-1)
-
-
-class StreamPlan(NamedTuple):
-    """How host data reach the device(s): batches per transfer, their sharding, finiteness check."""
-
-    per_chunk: int
-    sharding: Any  # NamedSharding of (k, B, ...) or None (default device)
-    check_finite: bool = True
-
-    def place(self, tree):
-        """Replicate ``tree`` over the mesh (no-op on the default device)."""
-        if self.sharding is None:
-            return tree
-        return replicate(tree, self.sharding.mesh)
-
-
-def make_plan(src: HostData, cfg: TrainConfig, mesh, chunk_size) -> StreamPlan:
-    """Validate ``chunk_size`` and the batch/device split; build the :class:`StreamPlan`."""
-    k = mesh_size(mesh)
-    if cfg.batch_size % k:
-        raise ValueError(
-            f"batch_size: expected a multiple of the number of devices ({k}) so every device gets an equal "
-            f"shard, got {cfg.batch_size}."
-        )
-    n_batches = -(-src.n // cfg.batch_size)
-    sample_bytes = int(np.prod(src.sample_shape, dtype=np.int64)) * src.dtype.itemsize
-    per_chunk = batches_per_chunk(chunk_size, cfg.batch_size, n_batches, sample_bytes)
-    return StreamPlan(per_chunk, None if mesh is None else batch_spec(mesh, leading=1))
-
-
-def _train(h0: jax.Array, data: jax.Array, key: jax.Array, lam, gam, tp, cfg: TrainConfig):
-    """``cfg.epochs`` epochs as one scan, from a fresh optimiser state.
-
-    Returns ``(state, values (epochs, 9), ok (epochs,))``, where ``ok[e]`` says the run had
-    not diverged by the end of epoch ``e``. Pure; vmappable over ``h0``, ``lam``, ``gam``.
-    """
-    def body(state, epoch):
-        state, values = _epoch(state, data, key, epoch, lam, gam, tp, cfg)
-        return state, (values, state.ok)
-
-    state, (values, ok) = jax.lax.scan(body, _init_state(h0, cfg), jnp.arange(cfg.epochs))
-    return state, values, ok
-
-
-def epochs_run_from_ok(ok: np.ndarray) -> int:
-    """Epochs actually run by ``fit`` given the per-epoch ``ok`` flags (the diverging one included)."""
-    ok = np.asarray(ok, bool)
-    n_ok = int(ok.sum())
-    return n_ok if n_ok == ok.shape[0] else n_ok + 1
-
-
-def check_data(data: Any, dims: int) -> jax.Array:
-    """Validate training data ``(n, ..., L)`` (dims=1) / ``(n, ..., H, W)`` (dims=2): real, finite."""
-    if not hasattr(data, "shape"):
-        data = np.asarray(data)
-    if not (jnp.issubdtype(data.dtype, jnp.floating) or jnp.issubdtype(data.dtype, jnp.integer)):
-        raise TypeError(f"data: expected a real numeric array, got dtype {data.dtype}.")
-    need = dims + 1
-    if data.ndim < need:
-        layout = ("(n, ..., L)", "(n, ..., H, W)", "(n, ..., D, H, W)")[min(dims, 3) - 1]
-        raise ValueError(
-            f"data: expected at least {need} dimensions {layout} for dims={dims}, got shape {tuple(data.shape)}."
-        )
-    if data.shape[0] < 1:
-        raise ValueError("data: expected at least one sample, got n = 0.")
-    data = jnp.asarray(data)
-    if not jnp.issubdtype(data.dtype, jnp.floating):
-        data = data.astype(jnp.zeros(()).dtype)
-    if not bool(jnp.all(jnp.isfinite(data))):
-        bad = int(jnp.sum(~jnp.isfinite(data)))
-        raise ValueError(f"data: expected finite values, found {bad} NaN/inf entries.")
-    return data
-
-
-def _describe(obj: Any) -> str | None:
-    if obj is None:
-        return None
-    return getattr(obj, "__qualname__", None) or type(obj).__name__
-
-
-@functools.lru_cache(maxsize=64)
-def _default_optimizer(learning_rate: float) -> optax.GradientTransformation:
-    """``optax.adam(learning_rate)``, one object per rate so compiled programs are reused."""
-    return optax.adam(learning_rate)
-
-
-#: one compiled epoch per static configuration, reused across ``fit`` calls
-_epoch_jit = jax.jit(_epoch, static_argnames=("cfg",))
-
-
-def make_config(
-    teacher_fn, data, objective: Objective, *, interpretation_on, optimizer, learning_rate, batch_size, epochs,
-    shuffle, teacher_params=None,
-) -> TrainConfig:
-    """Validate the settings shared by ``fit`` and ``sweep`` and build the static :class:`TrainConfig`."""
-    target = objective.target
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}.")
-    n = data.shape[0]
-    if batch_size is None:
-        bs = n
-    elif not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int or None (full batch), got {batch_size!r}.")
-    else:
-        bs = min(int(batch_size), n)
-    if teacher_fn is not None:
-        check_teacher(bind_teacher(teacher_fn, teacher_params), (bs,) + tuple(data.shape[1:]), data.dtype, target)
-    if optimizer is None:
-        optimizer = _default_optimizer(float(learning_rate))
-    elif not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(f"optimizer: expected an optax.GradientTransformation, got {type(optimizer).__name__}.")
-    resolved = dataclasses.replace(objective, impl=objective_impl(objective.impl, data.shape, objective.dims))
-    return TrainConfig(
-        teacher_fn if interpretation_on else None, resolved, optimizer, bs, int(epochs), bool(shuffle),
-        teacher_params is not None and interpretation_on,
-    )
-
-
-def config_dict(
-    cfg: TrainConfig, *, teacher_fn, h0, data, sparsity, interpretation, optimizer, learning_rate, seed
-) -> dict:
-    """JSON-serialisable description of a run."""
-    return {
-        **cfg.objective.to_dict(), "sparsity": float(sparsity), "interpretation": float(interpretation),
-        "optimizer": "adam" if optimizer is None else _describe(optimizer),
-        "learning_rate": float(learning_rate), "batch_size": cfg.batch_size, "epochs": cfg.epochs,
-        "seed": int(seed), "shuffle": cfg.shuffle, "teacher": _describe(teacher_fn),
-        "h0": [float(v) for v in np.asarray(h0, np.float64)], "n_samples": int(data.shape[0]),
-        "data_shape": [int(s) for s in data.shape], "dtype": str(data.dtype),
-    }
-
-
-def prepare_h0(h0: Any, dtype: Any) -> jax.Array:
-    """``h0`` (name, ``pywt.Wavelet`` or array) → ``(N,)`` array in the data dtype."""
-    return jnp.asarray(lowpass(h0)).astype(dtype)
+__all__ = ["TERM_NAMES", "FitResult", "Search", "TrainState", "fit"]
 
 
 def fit(
@@ -350,6 +72,11 @@ def fit(
     chunk_size: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
+    parametrization: str = "free",
+    restarts: int = 1,
+    key: jax.Array | None = None,
+    refine: int = 0,
+    search: Search | dict | None = None,
     **settings: Any,
 ) -> FitResult:
     """Learn a wavelet filter by minimising :func:`awd_jax.awd_loss` over ``data``.
@@ -394,9 +121,24 @@ def fit(
         ``nnx.split`` state): the teacher is called as ``teacher_fn(teacher_params, x)`` and
         the parameters are an argument of the compiled program, not a constant, so a second
         ``fit`` with other parameters of the same shapes compiles nothing new.
+      parametrization: ``"free"`` (the paper's: the ``N`` taps, held near orthogonality by
+        the penalties) or ``"lattice"``: ``N/2 − 1`` free angles of the paraunitary lattice
+        (``docs/method.md#lattice``), so every filter visited is exactly orthogonal with
+        Σh = √2 and the five penalties stay at rounding level. ``h0`` is then replaced by
+        the nearest such filter (itself when it is one); ``N`` must be even.
+      restarts: ``R`` starts run as one vmapped program, ``h0`` first and ``R − 1`` from
+        a global search over the lattice angles (``docs/method.md#restarts``); the start
+        with the lowest objective is kept. ``callback`` and ``checkpoint_dir`` need
+        ``restarts=1``.
+      key: PRNG key of that search (default ``fold_in(PRNGKey(seed), 1)``).
+      refine: L-BFGS iterations of a full-batch finish on the evaluation samples
+        (``search.eval_samples``; 0: none). Never raises the objective.
+      search: :class:`awd_jax.Search` settings of the global stage (or a dict of them).
 
     Returns:
-      :class:`FitResult`.
+      :class:`FitResult`; with ``restarts > 1`` or ``refine > 0`` it also holds ``starts``
+      ``(R, N)``, ``objectives`` ``(R,)`` (each start's final objective),
+      ``objectives_before_refine`` and ``best_start``.
 
     Raises:
       ValueError/TypeError: bad ``data`` (dims, NaN), teacher output shape, ``target``,
@@ -404,6 +146,13 @@ def fit(
         checkpoint.
     """
     objective = as_objective(objective, settings, "fit")
+    restarts = check_restarts(restarts)
+    refine = check_refine(refine)
+    search = check_search(search)
+    if restarts > 1 and (callback is not None or checkpoint_dir is not None):
+        raise ValueError(
+            f"restarts: callback and checkpoint_dir follow one chain; expected restarts=1 with them, got {restarts}."
+        )
     mesh = as_mesh(devices)
     streamed = wants_stream(data, stream, mesh)
     data = host_data(data, objective.dims) if streamed else check_data(data, objective.dims)
@@ -412,20 +161,33 @@ def fit(
     cfg = make_config(
         teacher_fn, data, objective, interpretation_on=interp_on, optimizer=optimizer, learning_rate=learning_rate,
         batch_size=batch_size, epochs=epochs, shuffle=shuffle, teacher_params=teacher_params,
+        parametrization=parametrization,
     )
     tp = teacher_params if cfg.teacher_takes_params else None
+    params0 = initial_params(h0, cfg.parametrization)
+    h0 = to_filter(params0, cfg.parametrization)
     config = config_dict(
         cfg, teacher_fn=teacher_fn, h0=h0, data=data, sparsity=sparsity, interpretation=interpretation,
         optimizer=optimizer, learning_rate=learning_rate, seed=seed,
     )
+    if restarts > 1 or refine > 0:
+        config.update(restarts=restarts, refine=refine, search=search._asdict())
     plan = make_plan(data, cfg, mesh, chunk_size) if streamed else None
     bad_every = not isinstance(checkpoint_every, (int, np.integer)) or isinstance(checkpoint_every, bool)
     if checkpoint_dir is not None and (bad_every or checkpoint_every < 1):
         raise ValueError(f"checkpoint_every: expected a positive int (epochs), got {checkpoint_every!r}.")
-    key = jax.random.PRNGKey(seed)
+    data_key = jax.random.PRNGKey(seed)
+    search_key = jax.random.fold_in(data_key, 1) if key is None else key
     lam = jnp.asarray(sparsity, data.dtype)
     gam = jnp.asarray(interpretation, data.dtype)
-    state = _init_state(h0, cfg)
+    if restarts > 1:
+        if progress:
+            print(f"awd fit: {restarts} starts x {cfg.epochs} epochs ...", flush=True)
+        run = multistart(params0, data, data_key, lam, gam, tp, cfg, restarts=restarts, refine=refine,
+                         search=search, search_key=search_key, plan=plan)
+        return _multistart_result(run, cfg, config)
+    key = data_key
+    state = _init_state(params0, cfg)
     rows: list[np.ndarray] = []
     start = 0
     fingerprint = fingerprint_of(config) if checkpoint_dir is not None else None
@@ -438,8 +200,14 @@ def fit(
                     f"the {cfg.epochs} requested; ask for at least {ckpt.epoch} epochs or use another checkpoint_dir."
                 )
             cast = lambda a, like: jnp.asarray(a, like.dtype)
+            if np.shape(ckpt.h) != params0.shape:
+                raise ValueError(
+                    f"checkpoint_dir: the checkpoint in {checkpoint_dir} holds parameters of shape "
+                    f"{np.shape(ckpt.h)}, expected {params0.shape}; delete it or use another checkpoint_dir."
+                )
             state = TrainState(
-                cast(ckpt.h, h0), jax.tree_util.tree_map(cast, ckpt.opt_state, state.opt_state), jnp.asarray(ckpt.ok)
+                cast(ckpt.h, params0), jax.tree_util.tree_map(cast, ckpt.opt_state, state.opt_state),
+                jnp.asarray(ckpt.ok),
             )
             rows = [np.asarray(r) for r in ckpt.history]
             start = ckpt.epoch
@@ -458,7 +226,7 @@ def fit(
     def save(epoch_done: int) -> None:
         table = np.stack(rows) if rows else np.zeros((0, len(TERM_NAMES)), np.asarray(h0).dtype)
         save_checkpoint(checkpoint_dir, Checkpoint(
-            epoch_done, np.asarray(state.h), jax.tree_util.tree_map(np.asarray, state.opt_state),
+            epoch_done, np.asarray(state.params), jax.tree_util.tree_map(np.asarray, state.opt_state),
             np.asarray(key), table, bool(state.ok), fingerprint,
         ))
 
@@ -485,7 +253,7 @@ def fit(
             stop = diverged
             if not stop and callback is not None:
                 terms = {k: float(v) for k, v in zip(TERM_NAMES, values)}
-                stop = callback(epoch, np.asarray(state.h), terms) is True
+                stop = callback(epoch, np.asarray(to_filter(state.params, cfg.parametrization)), terms) is True
             if checkpoint_dir is not None and (stop or (epoch + 1) % checkpoint_every == 0 or epoch + 1 == cfg.epochs):
                 save(epoch + 1)
             if stop:
@@ -495,4 +263,27 @@ def fit(
             bar.close()
     table = np.stack(rows) if rows else np.zeros((0, len(TERM_NAMES)))
     history = {k: table[:, i] for i, k in enumerate(TERM_NAMES)}
-    return FitResult(np.asarray(state.h), history, config, diverged, len(rows))
+    h = np.asarray(to_filter(state.params, cfg.parametrization))
+    if refine == 0:
+        return FitResult(h, history, config, diverged, len(rows))
+    done = multistart(params0, data, key, lam, gam, tp, cfg, restarts=1, refine=refine, search=search,
+                      search_key=search_key, trained=(state.params[None], table[None], None))
+    return FitResult(np.asarray(to_filter(jnp.asarray(done.params[0]), cfg.parametrization)), history, config,
+                     diverged, len(rows), starts=np.asarray(h0)[None], objectives=done.objectives,
+                     objectives_before_refine=done.before_refine, best_start=0)
+
+
+def _multistart_result(run, cfg, config: dict) -> FitResult:
+    """The :class:`FitResult` of the best of ``run``'s starts."""
+    best = run.best
+    ok = run.ok[best]
+    epochs_run = epochs_run_from_ok(ok) if ok.size else 0
+    table = run.values[best, :epochs_run]
+    history = {k: table[:, i] for i, k in enumerate(TERM_NAMES)}
+    diverged = bool(ok.size) and not bool(ok[-1])
+    if diverged:
+        warnings.warn(f"fit: the best start ({best}) diverged; its last finite filter is returned.", RuntimeWarning,
+                      stacklevel=3)
+    to_h = lambda p: np.asarray(to_filter(jnp.asarray(p), cfg.parametrization))
+    return FitResult(to_h(run.params[best]), history, config, diverged, epochs_run, starts=to_h(run.starts),
+                     objectives=run.objectives, objectives_before_refine=run.before_refine, best_start=best)

@@ -51,6 +51,12 @@ class FitResult:
       config: every setting, JSON-serialisable.
       diverged: whether a non-finite loss or filter stopped the run.
       epochs_run: epochs executed (including a diverging one, excluding none).
+      starts: ``(R, N)`` starting filter of each of the ``R`` starts (``restarts``; row 0
+        is ``h0``), or ``None`` for a plain run.
+      objectives: ``(R,)`` each start's final objective on the evaluation samples (after
+        ``refine``), or ``None``.
+      objectives_before_refine: ``(R,)`` the same before the L-BFGS finish, or ``None``.
+      best_start: the start ``h`` comes from (the lowest objective).
     """
 
     h: np.ndarray
@@ -58,6 +64,15 @@ class FitResult:
     config: dict
     diverged: bool = False
     epochs_run: int = 0
+    starts: np.ndarray | None = None
+    objectives: np.ndarray | None = None
+    objectives_before_refine: np.ndarray | None = None
+    best_start: int = 0
+
+    @property
+    def objective(self) -> float | None:
+        """The kept filter's final objective (``None`` for a plain run)."""
+        return None if self.objectives is None else float(self.objectives[self.best_start])
 
     def to_pywt(self, name: str = "awd"):
         """The learned filter as a ``pywt.Wavelet``."""
@@ -78,6 +93,9 @@ class SweepResult:
       sparsity: ``(n_λ,)`` λ grid (ascending). interpretation: ``(n_γ,)`` γ grid (ascending).
       diverged: ``(n_λ, n_γ)`` bool. epochs_run: ``(n_λ, n_γ)`` int.
       config: settings shared by every cell (JSON-serialisable).
+      starts, objectives, objectives_before_refine, best_start: with ``restarts``/``refine``,
+        each cell's :class:`FitResult` fields stacked: ``(n_λ, n_γ, R, N)``,
+        ``(n_λ, n_γ, R)``, ``(n_λ, n_γ, R)``, ``(n_λ, n_γ)``; ``None`` otherwise.
     """
 
     h: np.ndarray
@@ -88,6 +106,10 @@ class SweepResult:
     diverged: np.ndarray
     epochs_run: np.ndarray
     config: dict
+    starts: np.ndarray | None = None
+    objectives: np.ndarray | None = None
+    objectives_before_refine: np.ndarray | None = None
+    best_start: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -106,7 +128,13 @@ class SweepResult:
             h0=[float(v) for v in self.h0[i, j]],
         )
         history = {k: np.asarray(v[i, j, :run]) for k, v in self.history.items()}
-        return FitResult(np.asarray(self.h[i, j]), history, config, bool(self.diverged[i, j]), run)
+        extra = {}
+        if self.objectives is not None:
+            before = self.objectives_before_refine
+            extra = dict(starts=np.asarray(self.starts[i, j]), objectives=np.asarray(self.objectives[i, j]),
+                         objectives_before_refine=None if before is None else np.asarray(before[i, j]),
+                         best_start=int(self.best_start[i, j]))
+        return FitResult(np.asarray(self.h[i, j]), history, config, bool(self.diverged[i, j]), run, **extra)
 
     def save(self, path: str) -> None:
         """Save with :func:`save_result`."""

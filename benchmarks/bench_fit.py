@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import awd_jax as awd
-from awd_jax.fit import _epoch, _init_state, check_data, make_config
+from awd_jax._engine import _epoch, _init_state, check_data, make_config
 from awd_jax.teachers import MLP
 
 SIM_LAMBDAS = [1e-5, 2e-5, 3e-5, 6e-5, 1e-4]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from awd_jax.stream import chain_devices, split_cpu_into_devices
 
@@ -35,9 +35,20 @@ def preset_parser(doc: str, full_help: str) -> argparse.ArgumentParser:
     return p
 
 
-def parse_config(p: argparse.ArgumentParser, argv: Optional[Sequence[str]], presets: Mapping[str, Any]):
-    """Parse ``argv``; options that were given override the chosen preset. Returns ``(config, out_dir)``."""
-    args = p.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("preset", "out") and v is not None}
-    return dataclasses.replace(presets[args.preset], **overrides), args.out
+def parse_config(p: argparse.ArgumentParser, argv: Optional[Sequence[str]], presets: Mapping[str, Any],
+                 switches: Optional[Mapping[str, Callable[[Any], Any]]] = None):
+    """Parse ``argv``; options that were given override the chosen preset. Returns ``(config, out_dir)``.
+
+    ``switches``: store-true options (by dest) that transform the preset before the overrides
+    (e.g. ``--paper`` → the paper's optimiser; an explicit ``--epochs`` still wins).
+    """
+    args = vars(p.parse_args(argv))
+    switches = dict(switches or {})
+    config = presets[args["preset"]]
+    for name, transform in switches.items():
+        if args.get(name):
+            config = transform(config)
+    skip = {"preset", "out", *switches}
+    overrides = {k: v for k, v in args.items() if k not in skip and v is not None}
+    return dataclasses.replace(config, **overrides), args["out"]
 

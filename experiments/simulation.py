@@ -7,10 +7,19 @@ from the teacher starting from three filters (db5 + 0.3·N(0, 1) noise, sym5, co
 over a (λ, γ) grid with warm start; for each start the grid cell whose wavelet ψ is
 closest to db5's (:func:`awd_jax.wavefun.wavelet_distance`) is reported.
 
+Two optimisers (docs/method.md#optimiser):
+
+* default: lattice angles (every filter exactly orthogonal), ``restarts`` starts per cell
+  (the warm-start filter and the survivors of a global search over the angles), an L-BFGS
+  finish; ``epochs`` per chain.
+* ``--paper``: the paper's (ten free taps, Adam, one start, the warm-start chain),
+  ``paper_epochs`` per cell, exactly as in the reference.
+
 Run::
 
     python experiments/simulation.py            # = --quick: about a minute on 2 CPU cores
-    python experiments/simulation.py --full     # the paper's setting (n = 50 000, 50 epochs, 5×21 grid)
+    python experiments/simulation.py --paper    # the same with the paper's optimiser
+    python experiments/simulation.py --full     # the paper's setting (n = 50 000, 5×21 grid)
 
 Writes ``<out>/simulation.json`` and ``<out>/simulation.png`` (default ``out = results``).
 """
@@ -24,6 +33,8 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,12 +101,18 @@ class SimulationConfig:
     mode: str = "zero"
     sparsity: tuple[float, ...] = (1e-5,)
     interpretation: tuple[float, ...] = (0.0, 1e-2, 1e-1, 1.0, 10.0)
-    epochs: int = 40
+    epochs: int = 5
     batch_size: int = 100
     learning_rate: float = 1e-3
     seed: int = 0
     warm_start: bool = True
     distance_level: int = 5
+    optimizer: str = "lattice"
+    parametrization: str = "lattice"
+    restarts: int = 4
+    refine: int = 10
+    search_candidates: int = 16384
+    paper_epochs: int = 40
 
 
 PRESETS: dict[str, SimulationConfig] = {
@@ -107,9 +124,16 @@ PRESETS: dict[str, SimulationConfig] = {
         teacher_epochs=20,
         sparsity=FULL_SPARSITY,
         interpretation=FULL_INTERPRETATION,
-        epochs=50,
+        epochs=10,
+        paper_epochs=50,
     ),
 }
+
+
+def paper_optimizer(config: SimulationConfig) -> SimulationConfig:
+    """``config`` with the paper's optimiser: free taps, Adam, one start, no finish, ``paper_epochs``."""
+    return dataclasses.replace(config, optimizer="paper", parametrization="free", restarts=1, refine=0,
+                               epochs=config.paper_epochs)
 
 
 # ---------------------------------------------------------------------------
@@ -181,11 +205,17 @@ def objective_terms(h: Any, x: np.ndarray, teacher_fn: Any, config: SimulationCo
     epochs tells which).
     """
     from awd_jax.filters import lowpass
+
+    total, terms = _objective_jit(jnp.asarray(lowpass(h), jnp.float32), jnp.asarray(x), sparsity, interpretation,
+                                  teacher_fn=teacher_fn, level=config.level, mode=config.mode)
+    return {"total": float(total), **{k: float(v) for k, v in terms._asdict().items()}}
+
+
+@functools.partial(jax.jit, static_argnames=("teacher_fn", "level", "mode"))
+def _objective_jit(h, x, sparsity, interpretation, *, teacher_fn, level, mode):
     from awd_jax.objective import awd_loss
 
-    total, terms = awd_loss(jnp.asarray(lowpass(h), jnp.float32), teacher_fn, jnp.asarray(x), level=config.level,
-                            mode=config.mode, sparsity=sparsity, interpretation=interpretation)
-    return {"total": float(total), **{k: float(v) for k, v in terms._asdict().items()}}
+    return awd_loss(h, teacher_fn, x, level=level, mode=mode, sparsity=sparsity, interpretation=interpretation)
 
 
 def train_simulation_teacher(config: SimulationConfig, x: np.ndarray, y: np.ndarray):
@@ -242,6 +272,10 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
     sim = {"length": config.length, "noise": config.noise, "level": config.level, "mode": config.mode}
     x_train, y_train = simulate(config.n_train, seed=config.data_seed, **sim)
     x_test, y_test = simulate(config.n_test, seed=config.data_seed + 1, **sim)
+    new_optimizer = {}
+    if config.parametrization != "free" or config.restarts > 1 or config.refine > 0:
+        new_optimizer = dict(parametrization=config.parametrization, restarts=config.restarts, refine=config.refine,
+                             search={"candidates": config.search_candidates})
 
     teacher_fn = train_simulation_teacher(config, x_train, y_train)
     y_pred = np.asarray(teacher_fn(jnp.asarray(x_test))).reshape(-1)
@@ -269,6 +303,7 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
             seed=config.seed,
             progress=False,
             devices=chain_devices(),
+            **new_optimizer,
         )
         h_grid = np.asarray(result.h)
         dists = distance_grid(h_grid, TARGET, config.distance_level)
@@ -389,7 +424,7 @@ def parse_args(argv: Sequence[str] | None = None):
     p = preset_parser(__doc__, "the paper's setting")
     p.add_argument("--n", type=int, dest="n_train", help="training samples")
     p.add_argument("--n-test", type=int, dest="n_test", help="test samples")
-    p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
+    p.add_argument("--epochs", type=int, help="AWD epochs per chain and grid cell")
     p.add_argument("--teacher-epochs", type=int, dest="teacher_epochs", help="teacher epochs")
     p.add_argument("--learning-rate", type=float, dest="learning_rate", help="AWD Adam learning rate")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="AWD minibatch size")
@@ -403,7 +438,11 @@ def parse_args(argv: Sequence[str] | None = None):
     p.add_argument("--cold-start", dest="warm_start", action="store_const", const=False,
                    help="start every grid cell from the initial filter (default: warm start, docs/method.md#training)")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")
-    config, out_dir = parse_config(p, argv, PRESETS)
+    p.add_argument("--paper", dest="paper", action="store_true",
+                   help="the paper's optimiser: free taps, Adam, one start, warm-start chain (docs/method.md#optimiser)")
+    p.add_argument("--restarts", type=int, help="starts per grid cell (default optimiser)")
+    p.add_argument("--refine", type=int, help="L-BFGS iterations per start (default optimiser)")
+    config, out_dir = parse_config(p, argv, PRESETS, switches={"paper": paper_optimizer})
     for name in ("sparsity", "interpretation"):
         grid = list(getattr(config, name))
         if not grid or grid != sorted(grid):

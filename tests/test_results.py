@@ -67,6 +67,9 @@ def test_sweep_round_trip(tmp_path):
         "history": {"total": np.ones((2, 3, 4)), "rec": np.full((2, 3, 4), np.nan)},
         "sparsity": np.array([1e-3, 2e-3]), "interpretation": np.array([0.0, 0.1, 0.2]),
         "config": {"level": 4}, "diverged": np.zeros((2, 3), bool), "epochs_run": np.full((2, 3), 4),
+        "starts": np.arange(2 * 3 * 4 * 10, dtype=np.float32).reshape(2, 3, 4, 10),
+        "objectives": np.linspace(1.0, 2.0, 24).reshape(2, 3, 4), "objectives_before_refine": None,
+        "best_start": np.array([[0, 1, 2], [3, 0, 1]]),
     }
     assert set(names) <= set(values), f"update this test for new SweepResult fields {set(names) - set(values)}"
     res = SweepResult(**{n: values[n] for n in names})
@@ -84,9 +87,16 @@ def test_sweep_round_trip(tmp_path):
     assert back.config == {"level": 4}
     assert read_metadata(path)["kind"] == "sweep"
     # a cell of the reloaded sweep is a FitResult that round-trips too
+    assert back.objectives_before_refine is None
     cell = back.cell(1, 2)
+    assert cell.best_start == 1 and cell.objective == pytest.approx(values["objectives"][1, 2, 1])
+    np.testing.assert_array_equal(cell.starts, values["starts"][1, 2])
+    assert cell.objectives_before_refine is None
     save_result(cell, tmp_path / "cell.npz")
-    np.testing.assert_array_equal(load_result(tmp_path / "cell.npz").h, cell.h)
+    again = load_result(tmp_path / "cell.npz")
+    np.testing.assert_array_equal(again.h, cell.h)
+    np.testing.assert_array_equal(again.objectives, cell.objectives)
+    assert again.best_start == 1
 
 
 def test_bad_files(tmp_path):

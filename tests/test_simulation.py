@@ -26,7 +26,13 @@ sim = _load_experiment()
 
 def test_presets_and_cli_overrides():
     full = sim.PRESETS["full"]
-    assert (full.n_train, full.n_test, full.epochs, full.teacher_epochs) == (50_000, 5_000, 50, 20)
+    assert (full.n_train, full.n_test, full.paper_epochs, full.teacher_epochs) == (50_000, 5_000, 50, 20)
+    # the default optimiser: lattice angles, several starts per cell, an L-BFGS finish
+    assert (full.parametrization, full.optimizer) == ("lattice", "lattice") and full.restarts > 1 and full.refine > 0
+    paper, _ = sim.parse_args(["--full", "--paper"])
+    assert (paper.optimizer, paper.parametrization, paper.restarts, paper.refine, paper.epochs) == (
+        "paper", "free", 1, 0, 50)
+    assert sim.parse_args(["--full", "--paper", "--epochs", "3"])[0].epochs == 3  # an explicit option wins
     assert full.sparsity == (1e-5, 2e-5, 3e-5, 6e-5, 1e-4)
     assert len(full.interpretation) == 21 and full.interpretation[0] == 0.0
     np.testing.assert_allclose(full.interpretation[1:], np.geomspace(1e-5, 50, 20))
