@@ -13,8 +13,10 @@
 2. **Starts** (:func:`pick_starts`): start 0 is ``h0`` (or the warm-start filter of a grid
    cell); starts ``1 … R−1`` are the best descended candidates, at least
    ``search.min_separation`` apart as filters (L2), so the chains explore different basins.
-3. **Chains**: the ``R`` starts train on the real objective (the teacher called as in ``fit``),
-   vmapped as one program, all on the same batches.
+3. **Chains**: the ``R`` starts train on the objective, vmapped as one program, all on the same
+   batches. With ``parametrization="lattice"`` and in-memory data they train through the cached
+   input gradients (exact there, ``docs/method.md#cached-input-gradients``); otherwise the
+   teacher is called as in ``fit``.
 4. **Finish**: each chain's filter is scored by the exact objective on the evaluation samples;
    the lowest wins and, with ``refine > 0``, is polished by full-batch L-BFGS
    (:func:`awd_jax._engine.refine`, never raising the objective, so it stays the winner).
@@ -55,10 +57,12 @@ class Search(NamedTuple):
 
     Attributes:
       candidates: angle vectors screened (uniform over the angle box).
-      screen_samples: samples in the screening objective.
+      screen_samples: samples in the screening objective (``None``: as many as hold
+        :data:`SCREEN_VALUES` values, between 2 and 32: 32 signals of 64 samples, 4 maps of 64 × 64).
       descend: best candidates descended by Adam.
       descend_steps: Adam steps of that descent.
-      descend_samples: samples in the descent's objective.
+      descend_samples: samples in the descent's objective (``None``: as many as hold
+        :data:`DESCEND_VALUES` values, between 2 and 16).
       learning_rate: Adam's step size in the descent (radians).
       min_separation: minimum L2 distance between the filters of two chosen starts.
       eval_samples: samples on which finished filters are scored and refined (all when
@@ -67,14 +71,27 @@ class Search(NamedTuple):
     """
 
     candidates: int = 16384
-    screen_samples: int = 32
+    screen_samples: int | None = None
     descend: int = 256
     descend_steps: int = 15
-    descend_samples: int = 16
+    descend_samples: int | None = None
     learning_rate: float = 0.05
     min_separation: float = 0.05
     eval_samples: int = 8192
     chunk: int = 2048
+
+
+#: the global stage's default sample budgets, in values (samples × values per sample): the
+#: stage's cost grows with them times ``candidates``, so larger samples get fewer of them
+SCREEN_VALUES = 16384
+DESCEND_VALUES = 1024
+
+
+def stage_samples(requested: int | None, budget: int, cap: int, sample_size: int, available: int) -> int:
+    """Samples in a global-stage objective: ``requested``, or ``budget // sample_size`` clipped to
+    ``[2, cap]``; never more than ``available``."""
+    n = requested if requested is not None else min(cap, max(2, budget // max(sample_size, 1)))
+    return min(n, available)
 
 
 class MultiStart(NamedTuple):
@@ -114,8 +131,11 @@ def check_search(search: Any) -> Search:
         search = Search(**search)
     if not isinstance(search, Search):
         raise TypeError(f"search: expected an awd_jax.Search or a dict of its fields, got {type(search).__name__}.")
-    for name in ("candidates", "screen_samples", "descend", "descend_samples", "eval_samples", "chunk"):
+    for name in ("candidates", "descend", "eval_samples", "chunk"):
         _positive_int(getattr(search, name), f"search.{name}", 1)
+    for name in ("screen_samples", "descend_samples"):
+        if getattr(search, name) is not None:
+            _positive_int(getattr(search, name), f"search.{name}", 1)
     _positive_int(search.descend_steps, "search.descend_steps", 0)
     for name in ("learning_rate", "min_separation"):
         value = getattr(search, name)
@@ -215,8 +235,9 @@ def search_candidates(evaluation: tuple, key: jax.Array, lams, gams, cfg: TrainC
     k_screen, k_cand = jax.random.split(key)
     n_eval = x_eval.shape[0]
     perm = np.asarray(jax.random.permutation(k_screen, n_eval))
-    screen = jnp.asarray(perm[: min(search.screen_samples, n_eval)])
-    descend = jnp.asarray(perm[: min(search.descend_samples, n_eval)])
+    size = int(np.prod(x_eval.shape[1:]))
+    screen = jnp.asarray(perm[: stage_samples(search.screen_samples, SCREEN_VALUES, 32, size, n_eval)])
+    descend = jnp.asarray(perm[: stage_samples(search.descend_samples, DESCEND_VALUES, 16, size, n_eval)])
     dtype = x_eval.dtype
     angles, values = global_candidates(
         k_cand, x_eval[screen], g_eval[screen], x_eval[descend], g_eval[descend],
@@ -260,9 +281,11 @@ def multistart(params0: jax.Array, data: Any, key: jax.Array, lam, gam, tp, cfg:
         starts_j = jnp.asarray(starts)
         r = starts_j.shape[0]
         lams, gams = jnp.full((r,), lam), jnp.full((r,), gam)
-        if plan is None:
+        if plan is None and cfg.parametrization == "lattice":  # cached gradients: exact on the lattice
             train_x, train_cfg = with_gradients(cfg, tp, data) if train_data is None else train_data
             state, values, ok = _train_chains_jit(starts_j, train_x, key, lams, gams, None, cfg=train_cfg)
+        elif plan is None:
+            state, values, ok = _train_chains_jit(starts_j, data, key, lams, gams, tp, cfg=cfg)
         else:
             state, values, ok = _stream_train(starts_j, data, key, lams, gams, tp, cfg, plan, chains=True)
         finals = state.params

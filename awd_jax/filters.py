@@ -338,7 +338,8 @@ def _wrap_half(theta: float) -> float:
 
 
 def _peel(h: np.ndarray) -> np.ndarray:
-    """Angles ``(K,)`` of an even-length filter by peeling (exact when ``h`` is orthogonal)."""
+    """Angles ``(K,)`` of an even-length filter by peeling (exact in exact arithmetic when ``h`` is
+    orthogonal; rounding grows with ``K``, so :func:`_polish` finishes the job)."""
     k = h.size // 2
     e00, e01 = h[0::2], h[1::2]
     e = np.array([[e00, e01], [-e01[::-1], e00[::-1]]])  # paraunitary, det E = z^-(K-1)
@@ -355,27 +356,91 @@ def _peel(h: np.ndarray) -> np.ndarray:
     return angles
 
 
+def _lattice_np(angles: np.ndarray) -> np.ndarray:
+    """:func:`lattice_filter` in float64 NumPy for a stack of angles ``(B, K)`` → ``(B, 2K)``."""
+    c, s = np.cos(angles), np.sin(angles)
+    rot = np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)  # (B, K, 2, 2)
+    e = rot[:, 0, :, :, None]  # (B, 2, 2, 1): coefficients of z^-n
+    for i in range(1, angles.shape[1]):
+        delayed = np.zeros(e.shape[:3] + (e.shape[3] + 1,))
+        delayed[:, 0, :, :-1], delayed[:, 1, :, 1:] = e[:, 0], e[:, 1]  # Λ(z): the second row delayed
+        e = np.einsum("bij,bjcn->bicn", rot[:, i], delayed)
+    return np.stack([e[:, 0, 0], e[:, 0, 1]], -1).reshape(angles.shape[0], -1)
+
+
+def _lattice_jacobian(angles: np.ndarray) -> np.ndarray:
+    """``(2K, K)`` Jacobian of :func:`_lattice_np` at ``angles (K,)``: column ``i`` is the filter with
+    ``R(θ_i)`` replaced by ``dR/dθ = R(θ_i + π/2)`` (the map is linear in each rotation)."""
+    turned = angles[None, :] + np.eye(angles.size) * (np.pi / 2)
+    return _lattice_np(turned).T
+
+
+def _full_angles(free: np.ndarray) -> np.ndarray:
+    """``K − 1`` free angles → ``K`` angles summing to π/4 (the DC condition)."""
+    return np.append(free, np.pi / 4 - free.sum())
+
+
+def _polish(target: np.ndarray, free: np.ndarray, iterations: int = 100) -> tuple[np.ndarray, float]:
+    """Levenberg–Marquardt on ``‖lattice_free_filter(free) − target‖`` in float64 from ``free (K−1,)``.
+
+    Returns the free angles (each in ``[−π, π)``) and the final residual norm.
+    """
+    def residual(f):
+        return _lattice_np(_full_angles(f)[None])[0] - target
+
+    r = residual(free)
+    cost, damping = float(r @ r), 1e-6
+    for _ in range(iterations):
+        if cost < 1e-30 or free.size == 0:
+            break
+        jac = _lattice_jacobian(_full_angles(free))
+        jac = jac[:, :-1] - jac[:, -1:]  # the last angle moves against the free ones
+        normal, rhs = jac.T @ jac, jac.T @ r
+        while damping < 1e12:
+            step = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-12), rhs)
+            trial = free - step
+            r_trial = residual(trial)
+            new_cost = float(r_trial @ r_trial)
+            if new_cost < cost:
+                converged = cost - new_cost <= 1e-14 * cost
+                free, r, cost, damping = trial, r_trial, new_cost, max(damping / 10, 1e-12)
+                break
+            damping *= 10
+        else:
+            break
+        if converged:
+            break
+    return np.remainder(free + np.pi, 2 * np.pi) - np.pi, float(np.sqrt(cost))
+
+
 def _orthogonality_error(h: np.ndarray) -> float:
     n = h.size
     lags = [float(np.dot(h[: n - 2 * m], h[2 * m:])) - (1.0 if m == 0 else 0.0) for m in range(n // 2)]
     return max(abs(v) for v in lags)
 
 
+def _float64_filter(h: WaveletLike) -> tuple[np.ndarray, Any]:
+    """``h`` (any :func:`lowpass` input, even length) as float64 NumPy ``(N,)``, and the dtype to return."""
+    h_in = lowpass(h)
+    dtype = h_in.dtype if np.issubdtype(np.asarray(h_in).dtype, np.floating) else np.float32
+    return np.asarray(h_in, np.float64).reshape(-1), jax.dtypes.canonicalize_dtype(dtype)
+
+
 def lattice_angles(h: WaveletLike) -> jax.Array:
     """Inverse of :func:`lattice_filter` for an orthogonal ``h`` ``(2K,)`` with ``Σh = √2``: angles ``(K,)``.
 
-    ``lattice_filter(lattice_angles(h)) == h`` (to rounding) and the angles sum to π/4 (mod 2π);
-    each peeled angle lies in ``(−π/2, π/2]`` (``docs/method.md#peeling-inverse``). Runs on
-    concrete values in float64 (not traceable); returns ``h``'s float dtype.
+    ``lattice_filter(lattice_angles(h)) == h`` to rounding, and the angles sum to π/4: the
+    first ``K − 1`` lie in ``[−π, π)`` and the last is π/4 minus their sum, so
+    ``lattice_free_filter(lattice_angles(h)[:-1]) == h`` too. The angles are peeled
+    (``docs/method.md#peeling-inverse``) and then polished by least squares in float64, which
+    keeps the round trip at rounding level for long filters too. Concrete values only (not
+    traceable); returns ``h``'s float dtype.
 
     Raises:
-      ValueError: ``h`` of odd length, not orthogonal, or with ``Σh ≠ √2``.
+      ValueError: ``h`` of odd length, not orthogonal, with ``Σh ≠ √2``, or too ill-conditioned
+        for the factorisation to reproduce it.
     """
-    h_in = lowpass(h)
-    dtype = h_in.dtype if np.issubdtype(np.asarray(h_in).dtype, np.floating) else np.float32
-    x = np.asarray(h_in, np.float64).reshape(-1)
-    if x.size % 2 or x.size == 0:
-        raise ValueError(f"h: expected an even-length filter (2K taps), got {x.size} taps.")
+    x, dtype = _float64_filter(h)
     tol = 1e-6 if np.dtype(dtype) == np.float64 else 1e-4
     err = _orthogonality_error(x)
     if err > tol:
@@ -387,54 +452,45 @@ def lattice_angles(h: WaveletLike) -> jax.Array:
     if abs(total - np.sqrt(2)) > tol * 10:
         hint = " (−h has Σ = √2)" if abs(total + np.sqrt(2)) <= tol * 10 else ""
         raise ValueError(f"h: expected Σh = √2 (one vanishing moment), got Σh = {total:.6g}{hint}.")
-    return jnp.asarray(_peel(x), jax.dtypes.canonicalize_dtype(dtype))
+    free, err = _fit_free_angles(x)
+    if err > max(tol, 1e-12 * np.sqrt(x.size)) * 10:
+        raise ValueError(
+            f"h: no lattice angles reproduce this filter to {tol * 10:g} (best L2 error {err:.3g}); it has "
+            f"{x.size} taps, some as small as {np.min(np.abs(x)):.3g}, too ill-conditioned for the factorisation."
+        )
+    return jnp.asarray(_full_angles(free), dtype)
 
 
 def lattice_project(h: WaveletLike) -> jax.Array:
     """The ``K − 1`` free angles whose :func:`lattice_free_filter` is nearest to any even-length ``h`` (L2).
 
     For an orthogonal ``h`` with ``Σh = √2`` these are ``lattice_angles(h)[:-1]``; otherwise a
-    deterministic least-squares fit (Gauss–Newton from the peeled angles of ``h`` and from
-    31 fixed pseudo-random angle vectors), each free angle in ``[−π, π)``. Concrete values
-    only; computed in the precision JAX allows (float64 under ``jax_enable_x64``).
+    deterministic least-squares fit (Levenberg–Marquardt in float64 from the peeled angles of
+    ``h`` and from 31 fixed pseudo-random angle vectors), each free angle in ``[−π, π)``.
+    Concrete values only; returns ``h``'s float dtype.
     """
-    h_in = lowpass(h)
-    dtype = h_in.dtype if np.issubdtype(np.asarray(h_in).dtype, np.floating) else np.float32
-    x = np.asarray(h_in, np.float64).reshape(-1)
-    if x.size % 2 or x.size == 0:
-        raise ValueError(f"h: expected an even-length filter (2K taps), got {x.size} taps.")
-    if _orthogonality_error(x) < 1e-9 and abs(x.sum() - np.sqrt(2)) < 1e-9:
-        return jnp.asarray(_peel(x)[:-1], jax.dtypes.canonicalize_dtype(dtype))
+    x, dtype = _float64_filter(h)
+    return jnp.asarray(_fit_free_angles(x)[0], dtype)
+
+
+#: starts of the least-squares fit of :func:`_fit_free_angles` (the peeled angles, then fixed random ones)
+_FIT_STARTS = 32
+
+
+def _fit_free_angles(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """The free angles ``(K−1,)`` of the lattice filter nearest to ``x (2K,)`` and its L2 distance.
+
+    :func:`_polish` from the peeled angles, then from fixed pseudo-random angle vectors until one
+    reproduces ``x`` to rounding (or all :data:`_FIT_STARTS` were tried); the best is kept.
+    """
     k = x.size // 2
-    if k == 1:
-        return jnp.zeros((0,), jax.dtypes.canonicalize_dtype(dtype))
     rng = np.random.default_rng(0)
-    starts = [_peel(x)[:-1]] + [rng.uniform(-np.pi / 2, np.pi / 2, k - 1) for _ in range(31)]
-    best = _gauss_newton(jnp.asarray(x), jnp.asarray(np.stack(starts)))
-    return jnp.asarray(best, jax.dtypes.canonicalize_dtype(dtype))
-
-
-def _wrap_full(a: jax.Array) -> jax.Array:
-    """Angles into ``[−π, π)`` (``lattice_free_filter`` is 2π-periodic in each free angle)."""
-    return jnp.remainder(a + np.pi, 2 * np.pi) - np.pi
-
-
-@jax.jit
-def _gauss_newton(target: jax.Array, starts: jax.Array) -> jax.Array:
-    """Least squares ``min_a ‖lattice_free_filter(a) − target‖²`` from each of ``starts (S, K−1)``; the best."""
-    starts = starts.astype(target.dtype)
-    resid = lambda a: lattice_free_filter(a) - target
-    jac = jax.jacfwd(resid)
-
-    def solve(a0):
-        def step(a, _):
-            r, j = resid(a), jac(a)
-            delta = jnp.linalg.solve(j.T @ j + 1e-9 * jnp.eye(a.size, dtype=a.dtype), j.T @ r)
-            return _wrap_full(a - delta), None  # 2π-periodic: keep the angles small (and precise)
-
-        a, _ = jax.lax.scan(step, a0, None, length=50)
-        return a, jnp.sum(resid(a) ** 2)
-
-    found, cost = jax.vmap(solve)(starts)
-    cost = jnp.where(jnp.isfinite(cost), cost, jnp.inf)
-    return found[jnp.argmin(cost)]
+    best, best_err = None, np.inf
+    for i in range(_FIT_STARTS):
+        start = _peel(x)[:-1] if i == 0 else rng.uniform(-np.pi / 2, np.pi / 2, k - 1)
+        free, err = _polish(x, start)
+        if err < best_err:
+            best, best_err = free, err
+        if best_err < 1e-12 * np.sqrt(x.size):  # x itself is such a filter
+            break
+    return best, best_err

@@ -57,7 +57,7 @@ from awd_jax._search import (
 from awd_jax.results import SweepResult
 from awd_jax.stream import as_mesh, batch_spec, host_data, replicated, wants_stream
 
-__all__ = ["SweepResult", "sweep"]
+__all__ = ["SweepResult", "select_cell", "sweep"]
 
 
 def _grid(values: float | Sequence[float], name: str) -> np.ndarray:
@@ -301,7 +301,7 @@ def _sweep_multistart(params0, data, key, search_key, lams_np, gams_np, tp, cfg_
     # teacher's cached input gradients; one global stage scores every cell's candidates at once
     evaluation = evaluation_samples(data, search_key, tp, cfg_on, search)
     dtype = evaluation[0].dtype
-    train_data = with_gradients(cfg_on, tp, data) if plan is None else None
+    train_data = with_gradients(cfg_on, tp, data) if plan is None and cfg_on.parametrization == "lattice" else None
     candidates = None
     if restarts > 1:
         li, gi = np.meshgrid(lams_np, gams_np, indexing="ij")
@@ -346,3 +346,37 @@ def _sweep_multistart(params0, data, key, search_key, lams_np, gams_np, tp, cfg_
     return SweepResult(finals, winners, history, lams_np, gams_np, np.asarray(diverged), epochs_run, config,
                        starts=starts_all, objectives=pick(lambda c: c.objectives),
                        objectives_before_refine=pick(lambda c: c.before_refine), best_start=best)
+
+
+def select_cell(scores: Any, *, maximize: bool = False, columns: Sequence[int] | None = None) -> tuple[int, int]:
+    """The grid cell ``(i, j)`` of a sweep with the best finite score.
+
+    Args:
+      scores: ``(n_λ, n_γ)`` one score per cell (e.g. a validation error, a ψ distance);
+        NaN/inf (diverged cells) never win.
+      maximize: pick the highest score (default: the lowest).
+      columns: only these γ columns compete (e.g. the γ = 0 columns for "AWD without
+        interpretation").
+
+    Returns the first best cell in row-major order on ties.
+
+    Raises:
+      ValueError: ``scores`` is not 2-D, a column is out of range, or no candidate cell has a
+        finite score.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError(f"scores: expected a 2-D (n_sparsity, n_interpretation) grid, got shape {s.shape}.")
+    worst = -np.inf if maximize else np.inf
+    s = np.where(np.isfinite(s), s, worst)
+    if columns is not None:
+        cols = [int(c) for c in columns]
+        if any(not -s.shape[1] <= c < s.shape[1] for c in cols):
+            raise ValueError(f"columns: expected indices of the {s.shape[1]} columns, got {list(columns)}.")
+        keep = np.full(s.shape, worst)
+        keep[:, cols] = s[:, cols]
+        s = keep
+    if not np.isfinite(s).any():
+        raise ValueError("scores: no finite score among the candidate cells (every one diverged?).")
+    i, j = np.unravel_index(int(np.argmax(s) if maximize else np.argmin(s)), s.shape)
+    return int(i), int(j)

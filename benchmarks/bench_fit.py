@@ -23,11 +23,9 @@ import functools
 import json
 import os
 import platform
-import sys
 import time
 import warnings
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 import jax
 import jax.numpy as jnp

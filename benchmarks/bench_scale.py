@@ -47,7 +47,6 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 FILTER_LEN = 10  # db5
 MAX_LEVEL = 4

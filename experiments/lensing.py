@@ -40,39 +40,36 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-if __package__ in (None, ""):  # allow `python experiments/lensing.py` from anywhere
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from experiments._cli import (  # noqa: E402
+from _cli import (
+    OptimizerConfig,
     chain_devices,
     config_dict,
     floats,
+    optimizer_kwargs,
     parse_config,
     preset_parser,
     split_cpu_into_devices,
 )
-from awd_jax.data.lensing import LensingSpec, simulate_lensing  # noqa: E402
-from awd_jax.features import (  # noqa: E402
+from awd_jax.data.lensing import LensingSpec, simulate_lensing
+from awd_jax.features import (
     TemplateRegressor,
     filter_maps,
     kernels_3x3,
     laplace_kernel,
+    peak_counts,
     peak_mask,
     roberts_cross,
 )
-from awd_jax.filters import lowpass  # noqa: E402
-
-import flax.linen as nn  # noqa: E402
+from awd_jax.filters import lowpass
 
 BASE = "db5"
 METHODS = ("awd", "laplace", "roberts", "db5", "raw", "teacher", "awd_no_interp")
@@ -82,7 +79,7 @@ PAPER_RMSE_X100 = {  # Ha et al. 2021, Table 2 (MassiveNuS, different data), RMS
 
 
 @dataclass(frozen=True)
-class LensingConfig:
+class LensingConfig(OptimizerConfig):
     """Every setting of one run (the JSON records all of them)."""
 
     preset: str = "quick"
@@ -107,7 +104,8 @@ class LensingConfig:
     awd_n: int = 200
     sparsity: Tuple[float, ...] = (0.01,)
     interpretation: Tuple[float, ...] = (0.0, 0.01)
-    epochs: int = 2
+    epochs: int = 10
+    paper_epochs: int = 2
     batch_size: int = 100
     learning_rate: float = 1e-3
     seed: int = 0
@@ -130,7 +128,8 @@ PRESETS: Dict[str, LensingConfig] = {
         # 42 min on 2 shared CPU cores (ResNet 30, AWD sweep 5, features and templates 5)
         sparsity=(0.005, 0.01, 0.02),
         interpretation=(0.0,) + tuple(float(v) for v in np.geomspace(1e-3, 0.05, 2)),
-        epochs=5,
+        epochs=50,
+        paper_epochs=5,
     ),
 }
 
@@ -219,8 +218,8 @@ def method_kernels(name: str, h: Optional[np.ndarray] = None) -> Any:
 def peak_samples(maps: np.ndarray, kernels: Any, batch: int = 2000) -> list:
     """Each kernel's filtered values at the images' peaks: ``[(map index (P,), value (P,)), ...]``.
 
-    Computed once per filter set, so that histograms for several bin choices are cheap
-    (:func:`histograms`); together they equal :func:`awd_jax.features.peak_counts`.
+    Computed once per filter set: the bin edges of every bin scale come from them
+    (:func:`bin_edges`); the features themselves are :func:`peak_features`.
     """
     parts: Dict[str, list] = {}
     for s in range(0, maps.shape[0], batch):
@@ -232,25 +231,15 @@ def peak_samples(maps: np.ndarray, kernels: Any, batch: int = 2000) -> list:
     return [(np.concatenate([r for r, _ in p]), np.concatenate([v for _, v in p])) for p in parts.values()]
 
 
-def histograms(samples: list, edges: np.ndarray, n_maps: int) -> np.ndarray:
-    """Per-map ``np.histogram`` of each kernel's peak values → ``(n_maps, n_kernels · n_bins)`` float64.
+def peak_features(maps: np.ndarray, kernels: Any, edges: np.ndarray, batch: int = 2000) -> np.ndarray:
+    """:func:`awd_jax.features.peak_counts` of ``maps`` in batches → ``(n_maps, n_kernels · n_bins)`` float64.
 
-    ``edges``: ``(n_bins + 1,)`` shared or ``(n_kernels, n_bins + 1)`` per kernel. Half-open
-    bins, last edge inclusive, values outside dropped (as :func:`awd_jax.features.peak_counts`).
+    ``edges``: ``(n_kernels, n_bins + 1)``, one row per kernel (see :func:`bin_edges`).
     """
-    edges = np.asarray(edges, np.float32)
-    edges = np.broadcast_to(edges, (len(samples), edges.shape[-1])) if edges.ndim == 1 else edges
-    if edges.shape[0] != len(samples):
-        raise ValueError(f"edges: expected {len(samples)} rows (one per kernel), got shape {edges.shape}.")
-    n_bins = edges.shape[1] - 1
-    out = []
-    for (rows, vals), e in zip(samples, edges):
-        idx = np.searchsorted(e, vals, side="right") - 1
-        idx = np.where(vals == e[-1], n_bins - 1, idx)
-        keep = (idx >= 0) & (idx < n_bins)
-        flat = rows[keep] * n_bins + idx[keep]
-        out.append(np.bincount(flat, minlength=n_maps * n_bins).reshape(n_maps, n_bins))
-    return np.concatenate(out, axis=1).astype(np.float64)
+    bins = [jnp.asarray(e, jnp.float32) for e in np.asarray(edges)]
+    parts = [np.asarray(peak_counts(jnp.asarray(maps[s : s + batch]), kernels, bins))
+             for s in range(0, maps.shape[0], batch)]
+    return np.concatenate(parts, axis=0).astype(np.float64)
 
 
 def bin_edges(train_samples: list, scale: float, n_bins: int, raw: bool) -> np.ndarray:
@@ -275,12 +264,12 @@ def template_fit_score(kernels: Any, data: Dict[str, Tuple[np.ndarray, np.ndarra
     from awd_jax.metrics import rmse
 
     (xtr, ytr), (xva, yva) = data["train"], data["val"]
-    s_tr, s_va = peak_samples(xtr, kernels), peak_samples(xva, kernels)
+    s_tr = peak_samples(xtr, kernels)
     best = None
     for s in scales:
         edges = bin_edges(s_tr, s, n_bins, raw)
-        model = TemplateRegressor().fit(histograms(s_tr, edges, len(ytr)), ytr)
-        score = rmse(yva, model.predict(histograms(s_va, edges, len(yva))))
+        model = TemplateRegressor().fit(peak_features(xtr, kernels, edges), ytr)
+        score = rmse(yva, model.predict(peak_features(xva, kernels, edges)))
         if best is None or score < best["val_rmse"]:
             best = {"scale": float(s), "edges": edges, "val_rmse": float(score), "model": model}
     return best
@@ -314,7 +303,7 @@ def teacher_predict(teacher_fn: Callable, x: np.ndarray, y_mean: float, y_std: f
 def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
     """Run the whole study; returns the JSON-ready result (no files written)."""
     from awd_jax.metrics import compression_factor_for, rmse, rmse_bootstrap
-    from awd_jax.sweep import sweep
+    from awd_jax.sweep import select_cell, sweep
     from awd_jax.wavefun import wavelet_distance
 
     for name in ("sparsity", "interpretation"):
@@ -344,7 +333,7 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
         BASE, teacher_fn, x_tr[sub], sparsity=list(config.sparsity), interpretation=list(config.interpretation),
         warm_start=True, level=config.level, mode=config.mode, dims=2, learning_rate=config.learning_rate,
         batch_size=config.batch_size, epochs=config.epochs, seed=config.seed, progress=progress,
-        devices=chain_devices(),
+        devices=chain_devices(), **optimizer_kwargs(config),
     )
     t_sweep = time.perf_counter() - t0
     say(f"sweep: {result.shape[0]} x {result.shape[1]} cells in {t_sweep:.1f} s", flush=True)
@@ -364,11 +353,8 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
     if not np.isfinite(val_grid).any():
         raise RuntimeError("sweep: every AWD cell diverged; no filter to evaluate.")
     zero_cols = [j for j, g in enumerate(result.interpretation) if g == 0.0]
-    cell_awd = np.unravel_index(int(np.argmin(val_grid)), val_grid.shape)
-    masked = np.full_like(val_grid, np.inf)
-    masked[:, zero_cols] = val_grid[:, zero_cols]
-    cell_noint = np.unravel_index(int(np.argmin(masked)), masked.shape)
-    cell_awd, cell_noint = tuple(int(v) for v in cell_awd), tuple(int(v) for v in cell_noint)
+    cell_awd = select_cell(val_grid)
+    cell_noint = select_cell(val_grid, columns=zero_cols)
     filters = {"awd": h_grid[cell_awd], "awd_no_interp": h_grid[cell_noint],
                "db5": np.asarray(lowpass(BASE), np.float32)}
     chosen = {"awd": fits[cell_awd], "awd_no_interp": fits[cell_noint]}
@@ -380,7 +366,7 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
     rmse_out, rmse_std, bins = {}, {}, {}
     for name, fit in chosen.items():
         kernels = method_kernels(name, filters.get(name))
-        pred = fit["model"].predict(histograms(peak_samples(x_te, kernels), fit["edges"], len(y_te)))
+        pred = fit["model"].predict(peak_features(x_te, kernels, fit["edges"]))
         rmse_out[name], rmse_std[name] = rmse_bootstrap(y_te, pred, n_boot=config.n_boot, seed=0)
         bins[name] = {"scale": fit["scale"], "edges": np.asarray(fit["edges"], np.float64).tolist(),
                       "val_rmse": fit["val_rmse"]}
@@ -500,7 +486,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[LensingConfig, str
     """Command line → ``(config, out_dir)``; flags override the chosen preset."""
     p = preset_parser(__doc__, "about an hour on 2 CPU cores")
     p.add_argument("--n-train", type=int, dest="n_train", help="training maps")
-    p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
     p.add_argument("--teacher-epochs", type=int, dest="teacher_epochs", help="ResNet epochs")
     p.add_argument("--awd-n", type=int, dest="awd_n", help="training maps used by AWD")
     p.add_argument("--sparsity", type=floats, help="comma-separated λ grid (ascending)")

@@ -27,29 +27,25 @@ Writes ``<out>/simulation.json`` and ``<out>/simulation.png`` (default ``out = r
 from __future__ import annotations
 
 import json
+import functools
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
-import dataclasses
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-if __package__ in (None, ""):  # allow `python experiments/simulation.py` from anywhere
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from experiments._cli import (  # noqa: E402
+from _cli import (
+    OptimizerConfig,
     chain_devices,
     config_dict,
     floats,
+    optimizer_kwargs,
     parse_config,
     preset_parser,
     split_cpu_into_devices,
@@ -66,7 +62,7 @@ FULL_INTERPRETATION: tuple[float, ...] = (0.0,) + tuple(float(v) for v in np.geo
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(OptimizerConfig):
     """Every setting of one simulation run (the JSON records all of them).
 
     ``inits`` are pywt names, optionally suffixed ``+noise`` for
@@ -101,18 +97,11 @@ class SimulationConfig:
     mode: str = "zero"
     sparsity: tuple[float, ...] = (1e-5,)
     interpretation: tuple[float, ...] = (0.0, 1e-2, 1e-1, 1.0, 10.0)
-    epochs: int = 5
     batch_size: int = 100
     learning_rate: float = 1e-3
     seed: int = 0
     warm_start: bool = True
     distance_level: int = 5
-    optimizer: str = "lattice"
-    parametrization: str = "lattice"
-    restarts: int = 4
-    refine: int = 10
-    search_candidates: int = 16384
-    paper_epochs: int = 40
 
 
 PRESETS: dict[str, SimulationConfig] = {
@@ -128,12 +117,6 @@ PRESETS: dict[str, SimulationConfig] = {
         paper_epochs=50,
     ),
 }
-
-
-def paper_optimizer(config: SimulationConfig) -> SimulationConfig:
-    """``config`` with the paper's optimiser: free taps, Adam, one start, no finish, ``paper_epochs``."""
-    return dataclasses.replace(config, optimizer="paper", parametrization="free", restarts=1, refine=0,
-                               epochs=config.paper_epochs)
 
 
 # ---------------------------------------------------------------------------
@@ -184,15 +167,6 @@ def distance_grid(h_grid: Any, reference: Any = TARGET, level: int = 5) -> np.nd
     flat = h_grid.reshape(-1, h_grid.shape[-1])
     dist = jax.vmap(lambda h: wavelet_distance(h, reference, level))(jnp.asarray(flat))
     return np.asarray(dist, dtype=np.float64).reshape(h_grid.shape[:-1])
-
-
-def select_cell(distances: np.ndarray) -> tuple[int, int]:
-    """Index ``(i, j)`` of the smallest finite distance (first in row-major order on ties)."""
-    d = np.where(np.isfinite(distances), distances, np.inf)
-    if not np.isfinite(d).any():
-        raise ValueError("distances: every grid cell diverged (no finite distance).")
-    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-    return int(i), int(j)
 
 
 def objective_terms(h: Any, x: np.ndarray, teacher_fn: Any, config: SimulationConfig, sparsity: float,
@@ -261,8 +235,8 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
     ``objective_final``/``objective_target`` (:func:`objective_terms` of the learned
     filter and of db5 on the test set at that λ, γ), ``h_initial``, ``h_final`` and ``seconds``.
     """
-    from awd_jax.sweep import sweep
-    from awd_jax.teachers import r2_score
+    from awd_jax.metrics import r2
+    from awd_jax.sweep import select_cell, sweep
 
     for name in ("sparsity", "interpretation"):
         grid = list(getattr(config, name))
@@ -272,14 +246,10 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
     sim = {"length": config.length, "noise": config.noise, "level": config.level, "mode": config.mode}
     x_train, y_train = simulate(config.n_train, seed=config.data_seed, **sim)
     x_test, y_test = simulate(config.n_test, seed=config.data_seed + 1, **sim)
-    new_optimizer = {}
-    if config.parametrization != "free" or config.restarts > 1 or config.refine > 0:
-        new_optimizer = dict(parametrization=config.parametrization, restarts=config.restarts, refine=config.refine,
-                             search={"candidates": config.search_candidates})
 
     teacher_fn = train_simulation_teacher(config, x_train, y_train)
     y_pred = np.asarray(teacher_fn(jnp.asarray(x_test))).reshape(-1)
-    teacher_r2 = float(r2_score(y_test, y_pred))
+    teacher_r2 = r2(y_test, y_pred)
     teacher_seconds = time.perf_counter() - t_start
     if progress:
         print(f"teacher: test R² = {teacher_r2:.4f} ({teacher_seconds:.1f} s)", flush=True)
@@ -303,7 +273,7 @@ def run(config: SimulationConfig, *, progress: bool = False) -> dict[str, Any]:
             seed=config.seed,
             progress=False,
             devices=chain_devices(),
-            **new_optimizer,
+            **optimizer_kwargs(config),
         )
         h_grid = np.asarray(result.h)
         dists = distance_grid(h_grid, TARGET, config.distance_level)
@@ -424,7 +394,6 @@ def parse_args(argv: Sequence[str] | None = None):
     p = preset_parser(__doc__, "the paper's setting")
     p.add_argument("--n", type=int, dest="n_train", help="training samples")
     p.add_argument("--n-test", type=int, dest="n_test", help="test samples")
-    p.add_argument("--epochs", type=int, help="AWD epochs per chain and grid cell")
     p.add_argument("--teacher-epochs", type=int, dest="teacher_epochs", help="teacher epochs")
     p.add_argument("--learning-rate", type=float, dest="learning_rate", help="AWD Adam learning rate")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="AWD minibatch size")
@@ -438,11 +407,7 @@ def parse_args(argv: Sequence[str] | None = None):
     p.add_argument("--cold-start", dest="warm_start", action="store_const", const=False,
                    help="start every grid cell from the initial filter (default: warm start, docs/method.md#training)")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (test set uses +1)")
-    p.add_argument("--paper", dest="paper", action="store_true",
-                   help="the paper's optimiser: free taps, Adam, one start, warm-start chain (docs/method.md#optimiser)")
-    p.add_argument("--restarts", type=int, help="starts per grid cell (default optimiser)")
-    p.add_argument("--refine", type=int, help="L-BFGS iterations per start (default optimiser)")
-    config, out_dir = parse_config(p, argv, PRESETS, switches={"paper": paper_optimizer})
+    config, out_dir = parse_config(p, argv, PRESETS)
     for name in ("sparsity", "interpretation"):
         grid = list(getattr(config, name))
         if not grid or grid != sorted(grid):

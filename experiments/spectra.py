@@ -33,31 +33,27 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-if __package__ in (None, ""):  # allow `python experiments/spectra.py` from anywhere
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from experiments._cli import (  # noqa: E402
+from _cli import (
+    OptimizerConfig,
     chain_devices,
     config_dict,
     floats,
+    optimizer_kwargs,
     parse_config,
     preset_parser,
     split_cpu_into_devices,
 )
-from awd_jax.data.tecator import Standardiser, load_tecator_split  # noqa: E402
-from awd_jax.features import top_k_per_scale  # noqa: E402
-from awd_jax.filters import lowpass  # noqa: E402
-from awd_jax.transform import wavedec, waverec  # noqa: E402
+from awd_jax.data.tecator import Standardiser, load_tecator_split
+from awd_jax.filters import lowpass
+from awd_jax.transform import wavedec, waverec
 
 BASE = "db5"
 PAPER = {  # Ha et al. 2021, Table 1 (molecular-partner prediction, different data)
@@ -68,7 +64,7 @@ PAPER = {  # Ha et al. 2021, Table 1 (molecular-partner prediction, different da
 
 
 @dataclass(frozen=True)
-class SpectraConfig:
+class SpectraConfig(OptimizerConfig):
     """Every setting of one run (the JSON records all of them)."""
 
     preset: str = "quick"
@@ -90,6 +86,7 @@ class SpectraConfig:
     sparsity: Tuple[float, ...] = (1e-4, 1e-3)
     interpretation: Tuple[float, ...] = (0.0, 1e-2, 1.0)
     epochs: int = 10
+    paper_epochs: int = 10
     batch_size: int = 100
     learning_rate: float = 1e-3
     seed: int = 0
@@ -107,6 +104,7 @@ PRESETS: Dict[str, SpectraConfig] = {
         sparsity=(1e-4, 2.7e-4, 7.1e-4, 1.88e-3, 5e-3),
         interpretation=(0.0,) + tuple(float(v) for v in np.geomspace(1e-4, 10, 20)),
         epochs=100,
+        paper_epochs=100,
     ),
 }
 
@@ -125,11 +123,12 @@ def split_indices(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.nd
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def wavelet_features(x: np.ndarray, h: Any, *, level: int, mode: str, k: int) -> np.ndarray:
-    """``(n, L)`` signals → ``(n, k·(level+1))`` top-k coefficients per array (float64)."""
-    hh = jnp.asarray(lowpass(h), jnp.float32)
-    coeffs = wavedec(jnp.asarray(x, jnp.float32), hh, mode=mode, level=level)
-    return np.asarray(top_k_per_scale(coeffs, k), np.float64)
+def wavelet_features(h: Any, config: SpectraConfig, x_fit: np.ndarray) -> Any:
+    """The fitted :class:`awd_jax.features.WaveletFeatures` transformer of filter ``h``
+    (top-``k`` coefficients per array of the ``level``-level transform)."""
+    from awd_jax.features import WaveletFeatures
+
+    return WaveletFeatures(h, level=config.level, k=config.k, mode=config.mode).fit(x_fit)
 
 
 def cv_r2(features: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> float:
@@ -143,23 +142,11 @@ def cv_r2(features: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> flo
     return float(np.mean(cross_val_score(LinearRegression(), features, y, cv=cv, scoring="r2")))
 
 
-def select_cell(scores: np.ndarray, columns: Optional[Sequence[int]] = None) -> Tuple[int, int]:
-    """``(i, j)`` of the highest finite score, optionally only among ``columns`` (first on ties)."""
-    s = np.where(np.isfinite(scores), scores, -np.inf)
-    if columns is not None:
-        masked = np.full_like(s, -np.inf)
-        masked[:, list(columns)] = s[:, list(columns)]
-        s = masked
-    if not np.isfinite(s).any():
-        raise ValueError("scores: no finite score among the candidate cells (all diverged?).")
-    i, j = np.unravel_index(int(np.argmax(s)), s.shape)
-    return int(i), int(j)
-
-
 def train_teachers(config: SpectraConfig, x: np.ndarray, y: np.ndarray, fit_idx: np.ndarray,
                    val_idx: np.ndarray) -> Dict[str, Dict[str, Any]]:
     """Train the LSTM and the CNN on ``fit_idx``; returns name → ``{fn, val_r2, seconds}``."""
-    from awd_jax.teachers import CNN1D, LSTMRegressor, r2_score, train_teacher
+    from awd_jax.metrics import r2
+    from awd_jax.teachers import CNN1D, LSTMRegressor, train_teacher
 
     models = {
         "lstm": (LSTMRegressor(hidden=config.lstm_hidden), config.lstm_epochs, config.lstm_learning_rate),
@@ -172,7 +159,7 @@ def train_teachers(config: SpectraConfig, x: np.ndarray, y: np.ndarray, fit_idx:
         _, fn = train_teacher(model, x[fit_idx], y[fit_idx], epochs=epochs, batch_size=config.teacher_batch_size,
                               learning_rate=lr, seed=config.teacher_seed)
         pred = np.asarray(fn(jnp.asarray(x[val_idx]))).reshape(-1)
-        out[name] = {"fn": fn, "val_r2": float(r2_score(y[val_idx], pred)), "seconds": time.perf_counter() - t0}
+        out[name] = {"fn": fn, "val_r2": r2(y[val_idx], pred), "seconds": time.perf_counter() - t0}
     return out
 
 
@@ -196,9 +183,8 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     """Run the whole study; returns the JSON-ready result (no files written)."""
     from sklearn.linear_model import LinearRegression
 
-    from awd_jax.metrics import compression_factor_for
-    from awd_jax.sweep import sweep
-    from awd_jax.teachers import r2_score
+    from awd_jax.metrics import compression_factor_for, r2 as r2_of
+    from awd_jax.sweep import select_cell, sweep
     from awd_jax.wavefun import wavelet_distance
 
     for name in ("sparsity", "interpretation"):
@@ -221,7 +207,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     teacher_rows = {}
     for name, t in teachers.items():
         pred = scaler.y_inverse(np.asarray(t["fn"](jnp.asarray(x_test))).reshape(-1))
-        teacher_rows[name] = {"val_r2": t["val_r2"], "test_r2": float(r2_score(y_test, pred)), "seconds": t["seconds"]}
+        teacher_rows[name] = {"val_r2": t["val_r2"], "test_r2": r2_of(y_test, pred), "seconds": t["seconds"]}
         say(f"teacher {name}: val R² = {t['val_r2']:.3f}, test R² = {teacher_rows[name]['test_r2']:.3f} "
             f"({t['seconds']:.1f} s)", flush=True)
     chosen = max(teachers, key=lambda n: teachers[n]["val_r2"])
@@ -234,31 +220,32 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
         BASE, teacher_fn, x_train, sparsity=list(config.sparsity), interpretation=list(config.interpretation),
         warm_start=True, level=config.level, mode=config.mode, learning_rate=config.learning_rate,
         batch_size=config.batch_size, epochs=config.epochs, seed=config.seed, progress=progress,
-        devices=chain_devices(),
+        devices=chain_devices(), **optimizer_kwargs(config),
     )
     t_sweep = time.perf_counter() - t0
     say(f"sweep: {result.shape[0]} x {result.shape[1]} cells in {t_sweep:.1f} s", flush=True)
 
     # model selection by CV on train
-    feats = dict(level=config.level, mode=config.mode, k=config.k)
     h_grid = np.asarray(result.h)
     cv = np.full(result.shape, -np.inf)
     for i in range(result.shape[0]):
         for j in range(result.shape[1]):
             if not result.diverged[i, j]:
-                cv[i, j] = cv_r2(wavelet_features(x_train, h_grid[i, j], **feats), y_train, config.cv_folds)
+                cv[i, j] = cv_r2(wavelet_features(h_grid[i, j], config, x_train).transform(x_train), y_train,
+                                 config.cv_folds)
     zero_cols = [j for j, g in enumerate(result.interpretation) if g == 0.0]
-    cell_awd = select_cell(cv)
-    cell_noint = select_cell(cv, zero_cols)
+    cell_awd = select_cell(cv, maximize=True)
+    cell_noint = select_cell(cv, maximize=True, columns=zero_cols)
     h_db5 = np.asarray(lowpass(BASE), np.float32)
     filters = {"awd": h_grid[cell_awd], "awd_no_interp": h_grid[cell_noint], "db5": h_db5}
 
-    r2, cv_scores, models = {}, {}, {}
+    r2, cv_scores, models, transformers = {}, {}, {}, {}
     for name, h in filters.items():
-        f_train = wavelet_features(x_train, h, **feats)
+        transformers[name] = wavelet_features(h, config, x_train)
+        f_train = transformers[name].transform(x_train)
         models[name] = LinearRegression().fit(f_train, y_train)
-        pred = models[name].predict(wavelet_features(x_test, h, **feats))
-        r2[name] = float(r2_score(y_test, pred))
+        pred = models[name].predict(transformers[name].transform(x_test))
+        r2[name] = r2_of(y_test, pred)
         cv_scores[name] = cv_r2(f_train, y_train, config.cv_folds)
     r2["teacher"] = teacher_rows[chosen]["test_r2"]
 
@@ -268,15 +255,13 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     }
 
     # prediction time on the test set (43 spectra)
-    lin = models["awd"]
-    f_test = wavelet_features(x_test, filters["awd"], **feats)
-    h_awd = jnp.asarray(filters["awd"])
-    feat_fn = jax.jit(lambda x: top_k_per_scale(wavedec(x, h_awd, mode=config.mode, level=config.level), config.k))
+    lin, features_awd = models["awd"], transformers["awd"]
+    f_test = features_awd.transform(x_test)
     xt_j = jnp.asarray(x_test)
     teacher_jit = jax.jit(teacher_fn)
     timing = {
         "linear_model": time_call(lambda: lin.predict(f_test), config.timing_repeats),
-        "features_plus_linear": time_call(lambda: lin.predict(np.asarray(feat_fn(xt_j))), config.timing_repeats),
+        "features_plus_linear": time_call(lambda: lin.predict(features_awd.transform(x_test)), config.timing_repeats),
         "teacher": time_call(lambda: teacher_jit(xt_j), config.timing_repeats),
         "n_test": int(len(y_test)),
         "note": "median seconds to predict the whole test set (teacher jitted, CPU)",
@@ -463,7 +448,6 @@ def save(result: Dict[str, Any], out_dir: str) -> Tuple[str, ...]:
 def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[SpectraConfig, str]:
     """Command line → ``(config, out_dir)``; flags override the chosen preset."""
     p = preset_parser(__doc__, "the paper's biology grid and epochs")
-    p.add_argument("--epochs", type=int, help="AWD epochs per grid cell")
     p.add_argument("--sparsity", type=floats, help="comma-separated λ grid (ascending)")
     p.add_argument("--interpretation", type=floats, help="comma-separated γ grid (ascending, with 0)")
     p.add_argument("--seed", type=int, help="AWD shuffling seed")

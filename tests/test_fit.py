@@ -76,8 +76,13 @@ def test_callback_and_early_stop():
     assert [s[0] for s in seen] == [0, 1] and seen[0][1] == (10,)
 
 
-def test_progress_bar_runs(capsys):
-    fit(noisy_h0(), None, data(), level=2, epochs=1, batch_size=30, progress=True)
+def test_progress_bar_shows_the_epoch_loss(capsys):
+    res = fit(noisy_h0(), None, data(), level=2, epochs=2, batch_size=30, progress=True)
+    err = capsys.readouterr().err
+    assert "awd fit" in err and "/2" in err  # tqdm's bar on stderr, over the 2 epochs
+    assert f"loss={res.history['total'][0]:.4g}" in err  # it shows each epoch's loss
+    fit(noisy_h0(), None, data(), level=2, epochs=1, batch_size=30, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_divergence_keeps_last_finite_filter():

@@ -131,7 +131,7 @@ def test_quick_preset_end_to_end(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
-def test_fast_histograms_equal_peak_counts():
+def test_peak_features_and_samples_equal_peak_counts():
     import jax.numpy as jnp
 
     from awd_jax.features import kernels_3x3, peak_counts, roberts_cross
@@ -141,6 +141,11 @@ def test_fast_histograms_equal_peak_counts():
     for kernels in (kernels_3x3("db5"), {"roberts": roberts_cross}, {"raw": None}):
         samples = exp.peak_samples(maps, kernels, batch=7)
         edges = exp.bin_edges(samples, 1.0, 22, raw="raw" in kernels)
-        ours = exp.histograms(samples, edges, len(maps))
+        ours = exp.peak_features(maps, kernels, edges, batch=7)  # batched, float64
         ref = np.asarray(peak_counts(jnp.asarray(maps), kernels, [jnp.asarray(e, jnp.float32) for e in edges]))
         np.testing.assert_array_equal(ours, ref)
+        # the peak values behind the bin edges are the ones peak_counts bins: np.histogram of them agrees
+        direct = np.concatenate([
+            np.stack([np.histogram(vals[rows == m], bins=np.asarray(e, np.float32))[0] for m in range(len(maps))])
+            for (rows, vals), e in zip(samples, edges)], axis=1)
+        np.testing.assert_array_equal(direct, ref)

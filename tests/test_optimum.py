@@ -214,3 +214,17 @@ def test_lattice_free_filter_is_what_fit_trains():
     a = jnp.asarray([0.2, -0.4, 0.9, 0.1])
     np.testing.assert_allclose(_engine.to_filter(a, "lattice"), lattice_free_filter(a))
     np.testing.assert_array_equal(_engine.to_filter(a, "free"), a)
+
+
+def test_free_single_start_is_the_papers_fit(x64):
+    """``parametrization="free"``, ``restarts=1``, ``refine=0`` is the plain fit, step for step
+    (which ``tests/test_fit.py::test_partial_last_batch_is_exact`` checks against an explicit loop)."""
+    x = np.random.default_rng(4).normal(size=(25, 24))
+    h0 = awd_jax.init_filter("db5", key=jax.random.PRNGKey(0), noise=0.3, dtype=jnp.float64)
+    kw = dict(level=2, sparsity=0.05, epochs=2, batch_size=10, learning_rate=1e-2, progress=False, seed=3)
+    plain = awd_jax.fit(h0, None, x, **kw)
+    explicit = awd_jax.fit(h0, None, x, parametrization="free", restarts=1, refine=0, **kw)
+    np.testing.assert_array_equal(explicit.h, plain.h)
+    for k in plain.history:
+        np.testing.assert_array_equal(explicit.history[k], plain.history[k])
+    assert explicit.starts is None and explicit.objectives is None

@@ -28,7 +28,7 @@ def test_presets_and_cli_overrides():
     full = sim.PRESETS["full"]
     assert (full.n_train, full.n_test, full.paper_epochs, full.teacher_epochs) == (50_000, 5_000, 50, 20)
     # the default optimiser: lattice angles, several starts per cell, an L-BFGS finish
-    assert (full.parametrization, full.optimizer) == ("lattice", "lattice") and full.restarts > 1 and full.refine > 0
+    assert (full.parametrization, full.optimizer) == ("lattice", "global") and full.restarts > 1 and full.refine > 0
     paper, _ = sim.parse_args(["--full", "--paper"])
     assert (paper.optimizer, paper.parametrization, paper.restarts, paper.refine, paper.epochs) == (
         "paper", "free", 1, 0, 50)
@@ -93,7 +93,6 @@ def test_initial_filter_and_selection():
     np.testing.assert_array_equal(h, np.asarray(sim.initial_filter("db5+noise", noise=0.3, seed=0)))
     with pytest.raises(ValueError, match="inits"):
         sim.initial_filter("db5+foo", noise=0.3, seed=0)
-    assert sim.select_cell(np.array([[3.0, np.nan], [1.0, 2.0]])) == (1, 0)
 
 
 @pytest.mark.slow

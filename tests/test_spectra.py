@@ -56,15 +56,19 @@ def test_tecator_loader():
 
 def test_selection_and_cli():
     exp = _load_experiment()
-    scores = np.array([[0.1, 0.5], [0.3, np.nan]])
-    assert exp.select_cell(scores) == (0, 1)
-    assert exp.select_cell(scores, [0]) == (1, 0)
+    x = np.random.default_rng(0).normal(size=(20, 100)).astype(np.float32)
+    features = exp.wavelet_features("db5", exp.PRESETS["quick"], x)
+    assert features.transform(x).shape == (20, 6 * 5)  # top-6 of each of the J + 1 = 5 arrays
     fit_idx, val_idx = exp.split_indices(172, 0.2, 0)
     assert len(val_idx) == 34 and len(np.intersect1d(fit_idx, val_idx)) == 0
     config, out = exp.parse_args([])
     assert config.preset == "quick" and out == "results"
     full = exp.PRESETS["full"]
     assert full.sparsity == (1e-4, 2.7e-4, 7.1e-4, 1.88e-3, 5e-3) and full.interpretation[0] == 0.0
+    assert (full.paper_epochs, full.optimizer) == (100, "global")
+    paper, _ = exp.parse_args(["--full", "--paper"])
+    assert (paper.optimizer, paper.parametrization, paper.restarts, paper.refine, paper.epochs) == (
+        "paper", "free", 1, 0, 100)
     c = exp.atom_centres(np.asarray(__import__("awd_jax").lowpass("db5")), 100, 4, "zero")
     assert [len(a) for a in c] == [14, 14, 20, 31, 54]
 

@@ -96,3 +96,21 @@ def test_sweep_equals_fit_cells_with_teacher(warm_start):
                 warm_start=warm_start, **KW)
     assert res.history["interpretation"][0, 1, 0] > 0
     _check_cells_equal_fit(res, teacher, x)
+
+
+def test_select_cell():
+    from awd_jax.sweep import select_cell
+
+    assert select_cell(np.array([[3.0, np.nan], [1.0, 2.0]])) == (1, 0)  # lowest finite; NaN never wins
+    scores = np.array([[0.1, 0.5], [0.3, np.nan]])
+    assert select_cell(scores, maximize=True) == (0, 1)
+    assert select_cell(scores, maximize=True, columns=[0]) == (1, 0)
+    assert select_cell(np.array([[1.0, 1.0]])) == (0, 0)  # first on ties
+    with pytest.raises(ValueError, match="scores: no finite score"):
+        select_cell(np.array([[np.nan, np.inf]]))
+    with pytest.raises(ValueError, match="scores: no finite score"):
+        select_cell(np.array([[1.0, np.nan]]), columns=[1])
+    with pytest.raises(ValueError, match="scores: expected a 2-D"):
+        select_cell(np.ones(3))
+    with pytest.raises(ValueError, match="columns: expected indices"):
+        select_cell(np.ones((2, 2)), columns=[2])
