@@ -11,7 +11,7 @@ so ``import awd_jax; awd_jax.features.WaveletFeatures`` works without an explici
 * ``awd_jax.features`` — interpretable predictors (``WaveletFeatures``, ``TemplateRegressor``,
   ``top_k_per_scale``, ``kernels_3x3``, ``peak_counts``, …; needs scikit-learn).
 * ``awd_jax.teachers`` — small Flax teachers (``MLP``, ``LSTMRegressor``, ``CNN1D``,
-  ``ResNet2D``) and ``train_teacher``, ``r2_score``.
+  ``ResNet2D``) and ``train_teacher``.
 * ``awd_jax.data`` — the simulation data and the case studies' loaders.
 * ``awd_jax.plotting`` — matplotlib figures (optional extra ``plot``).
 
@@ -97,7 +97,7 @@ _MOVED = {
          "peak_counts", "peak_mask", "roberts_cross", "top_k_per_scale"),
         "features",
     ),
-    **dict.fromkeys(("MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher", "r2_score"), "teachers"),
+    **dict.fromkeys(("MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher"), "teachers"),
 }
 
 

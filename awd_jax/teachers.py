@@ -20,10 +20,9 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-__all__ = ["CNN1D", "MLP", "LSTMRegressor", "ResNet2D", "r2_score", "train_teacher"]
+__all__ = ["CNN1D", "MLP", "LSTMRegressor", "ResNet2D", "train_teacher"]
 
 
 class MLP(nn.Module):
@@ -102,16 +101,6 @@ class ResNet2D(nn.Module):
         for _ in range(self.blocks):
             x = _Block(self.features)(x)
         return nn.Dense(self.out)(jnp.mean(x, axis=(1, 2)))
-
-
-def r2_score(y_true: Any, y_pred: Any) -> float:
-    """Coefficient of determination ``1 − SS_res / SS_tot`` over all entries."""
-    y_true = np.asarray(y_true, np.float64).reshape(-1)
-    y_pred = np.asarray(y_pred, np.float64).reshape(-1)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_pred: expected {y_true.shape[0]} values like y_true, got {y_pred.shape[0]}.")
-    ss_tot = np.sum((y_true - y_true.mean()) ** 2)
-    return float(1.0 - np.sum((y_true - y_pred) ** 2) / ss_tot)
 
 
 def train_teacher(

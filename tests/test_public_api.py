@@ -24,7 +24,7 @@ NAMESPACES = {
 MOVED = {
     "features": ("Kernels", "TemplateRegressor", "WaveletFeatures", "filter_maps", "kernels_3x3", "laplace_kernel",
                  "peak_counts", "peak_mask", "roberts_cross", "top_k_per_scale"),
-    "teachers": ("MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher", "r2_score"),
+    "teachers": ("MLP", "LSTMRegressor", "CNN1D", "ResNet2D", "train_teacher"),
 }
 
 

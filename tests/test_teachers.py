@@ -8,9 +8,9 @@ from awd_jax.teachers import (
     MLP,
     LSTMRegressor,
     ResNet2D,
-    r2_score,
     train_teacher,
 )
+from awd_jax.metrics import r2 as r2_score
 
 
 def test_mlp_learns_linear_target():
@@ -55,9 +55,10 @@ def test_train_teacher_partial_batch_and_errors():
         train_teacher(MLP(), x, y[:5], epochs=1)
 
 
-def test_r2_score():
+def test_r2_of_teacher_predictions():  # teachers return (n, 1); the one R² (awd_jax.metrics.r2) takes it
     y = np.array([1.0, 2.0, 3.0])
     assert r2_score(y, y) == 1.0
     assert r2_score(y, np.full(3, 2.0)) == 0.0
+    assert r2_score(y, y[:, None]) == 1.0
     with pytest.raises(ValueError, match="y_pred"):
         r2_score(y, y[:2])
