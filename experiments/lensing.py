@@ -112,6 +112,7 @@ class LensingConfig(OptimizerConfig):
     n_bins: int = 22
     bin_scales: Tuple[float, ...] = (0.5, 0.75, 1.0, 1.5)
     n_boot: int = 1000
+    teacher_cache: Optional[str] = None
 
 
 PRESETS: Dict[str, LensingConfig] = {
@@ -275,17 +276,50 @@ def template_fit_score(kernels: Any, data: Dict[str, Tuple[np.ndarray, np.ndarra
     return best
 
 
-def train_resnet(config: LensingConfig, x: np.ndarray, y: np.ndarray) -> Tuple[Callable, Dict[str, float]]:
-    """Train the ResNet on scaled inputs/targets; returns the raw-κ teacher and its scaling."""
+#: the settings a trained teacher depends on (its cache file must match them all)
+TEACHER_KEYS = ("omega_m", "n_train", "npix", "field_deg", "sigma8", "shift", "z_source", "data_seed",
+                "teacher_features", "teacher_n", "teacher_epochs", "teacher_batch_size", "teacher_learning_rate",
+                "teacher_seed", "seed")
+
+
+def train_resnet(config: LensingConfig, x: np.ndarray, y: np.ndarray,
+                 cache: Optional[str] = None) -> Tuple[Callable, Dict[str, float]]:
+    """Train the ResNet on scaled inputs/targets; returns the raw-κ teacher and its scaling.
+
+    ``cache``: a file for the trained weights. When it exists it is loaded instead of training,
+    after checking that it was written for the same :data:`TEACHER_KEYS` (a mismatch raises
+    ``ValueError`` naming the keys); otherwise the trained weights are written there.
+    """
+    import flax.serialization
+
     from awd_jax.teachers import train_teacher
 
-    x_scale = float(x.std())
-    y_mean, y_std = float(y.mean()), float(y.std())
     model = LensingResNet(features=tuple(config.teacher_features))
-    _, apply_fn = train_teacher(model, x / x_scale, (y - y_mean) / y_std, epochs=config.teacher_epochs,
-                                batch_size=config.teacher_batch_size, learning_rate=config.teacher_learning_rate,
-                                seed=config.teacher_seed)
-    return scaled_teacher(apply_fn, x_scale, y_mean, y_std), {"x_scale": x_scale, "y_mean": y_mean, "y_std": y_std}
+    settings = {k: v for k, v in config_dict(config).items() if k in TEACHER_KEYS}
+    meta_path = None if cache is None else cache + ".json"
+    if cache is not None and os.path.exists(cache):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        differ = sorted(k for k in set(settings) | set(meta["settings"]) if settings.get(k) != meta["settings"].get(k))
+        if differ:
+            raise ValueError(f"teacher_cache: {cache} holds a teacher trained with other settings ({differ}); "
+                             f"delete it or pass another --teacher-cache.")
+        template = model.init(jax.random.PRNGKey(0), jnp.zeros((1,) + x.shape[1:], jnp.float32))
+        with open(cache, "rb") as f:
+            variables = flax.serialization.from_bytes(template, f.read())
+        scaling = meta["scaling"]
+    else:
+        scaling = {"x_scale": float(x.std()), "y_mean": float(y.mean()), "y_std": float(y.std())}
+        variables, _ = train_teacher(model, x / scaling["x_scale"], (y - scaling["y_mean"]) / scaling["y_std"],
+                                     epochs=config.teacher_epochs, batch_size=config.teacher_batch_size,
+                                     learning_rate=config.teacher_learning_rate, seed=config.teacher_seed)
+        if cache is not None:
+            with open(cache, "wb") as f:
+                f.write(flax.serialization.to_bytes(variables))
+            with open(meta_path, "w") as f:
+                json.dump({"settings": settings, "scaling": scaling}, f, indent=1)
+    apply_fn = lambda z: model.apply(variables, z)  # noqa: E731
+    return scaled_teacher(apply_fn, scaling["x_scale"], scaling["y_mean"], scaling["y_std"]), scaling
 
 
 def teacher_predict(teacher_fn: Callable, x: np.ndarray, y_mean: float, y_std: float, batch: int = 500) -> np.ndarray:
@@ -301,7 +335,8 @@ def teacher_predict(teacher_fn: Callable, x: np.ndarray, y_mean: float, y_std: f
 
 
 def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
-    """Run the whole study; returns the JSON-ready result (no files written)."""
+    """Run the whole study; returns the JSON-ready result (no files written, except the trained
+    teacher to ``config.teacher_cache`` when it is set: see :func:`train_resnet`)."""
     from awd_jax.metrics import compression_factor_for, rmse, rmse_bootstrap
     from awd_jax.sweep import select_cell, sweep
     from awd_jax.wavefun import wavelet_distance
@@ -321,7 +356,7 @@ def run(config: LensingConfig, *, progress: bool = False) -> Dict[str, Any]:
 
     t0 = time.perf_counter()
     t_sub = np.random.default_rng(config.seed + 1).permutation(len(y_tr))[: min(config.teacher_n, len(y_tr))]
-    teacher_fn, scaling = train_resnet(config, x_tr[t_sub], y_tr[t_sub])
+    teacher_fn, scaling = train_resnet(config, x_tr[t_sub], y_tr[t_sub], config.teacher_cache)
     pred_teacher = teacher_predict(teacher_fn, x_te, scaling["y_mean"], scaling["y_std"])
     t_teacher = time.perf_counter() - t0
     say(f"teacher: test RMSE = {rmse(y_te, pred_teacher):.4f} ({t_teacher:.1f} s)", flush=True)
@@ -491,6 +526,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[LensingConfig, str
     p.add_argument("--sparsity", type=floats, help="comma-separated λ grid (ascending)")
     p.add_argument("--interpretation", type=floats, help="comma-separated γ grid (ascending, with 0)")
     p.add_argument("--data-seed", type=int, dest="data_seed", help="data seed (val +1, test +2)")
+    p.add_argument("--teacher-cache", dest="teacher_cache",
+                   help="file for the trained ResNet: loaded when it exists (and was trained with the same "
+                        "settings), written otherwise; lets a second run (e.g. --paper) skip the training")
     return parse_config(p, argv, PRESETS)
 
 

@@ -109,6 +109,28 @@ def test_presets_and_cli():
     config, out = exp.parse_args(["--full", "--epochs", "2", "--out", "x"])
     assert (config.preset, config.epochs, out) == ("full", 2, "x")
     assert exp.per_cosmology(10_010, 11) == 910
+    assert (full.optimizer, full.paper_epochs) == ("global", 5)
+    paper, _ = exp.parse_args(["--full", "--paper", "--teacher-cache", "t.msgpack"])
+    assert (paper.optimizer, paper.restarts, paper.epochs, paper.teacher_cache) == ("paper", 1, 5, "t.msgpack")
+
+
+def test_teacher_cache_reuses_the_trained_weights_and_refuses_other_settings(tmp_path):
+    import dataclasses
+
+    exp = _load_experiment()
+    config = dataclasses.replace(exp.PRESETS["quick"], teacher_epochs=1, teacher_batch_size=4,
+                                 teacher_features=(2, 2))
+    x = np.random.default_rng(0).normal(size=(8, 16, 16)).astype(np.float32)
+    y = np.linspace(0.2, 0.4, 8).astype(np.float32)
+    cache = str(tmp_path / "teacher.msgpack")
+    trained, scaling = exp.train_resnet(config, x, y, cache)
+    assert os.path.exists(cache) and os.path.exists(cache + ".json")
+    # loaded, not retrained: other inputs would give another scaling and other weights
+    loaded, scaling_again = exp.train_resnet(config, x[:4] * 3, y[:4], cache)
+    assert scaling_again == scaling
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(trained(x)))
+    with pytest.raises(ValueError, match=r"teacher_cache: .*\['teacher_epochs'\]"):
+        exp.train_resnet(dataclasses.replace(config, teacher_epochs=2), x, y, cache)
 
 
 @pytest.mark.slow
