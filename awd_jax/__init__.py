@@ -62,6 +62,7 @@ from awd_jax.objective import LossTerms, Objective, Weights, awd_loss
 from awd_jax.fit import FitResult, Search, fit
 from awd_jax.sweep import SweepResult, sweep
 from awd_jax.stream import chain_devices, split_cpu_into_devices
+from awd_jax._compilation import enable_compilation_cache
 from awd_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 # reading a learned wavelet: φ/ψ, distances, metrics, result files
@@ -81,7 +82,8 @@ __all__ = [
     "Penalties", "penalties", "METHODS", "attributions", "Objective", "Weights", "LossTerms", "awd_loss",
     "FitResult", "fit", "Search", "SweepResult", "sweep",
     # scale: devices and checkpoints
-    "split_cpu_into_devices", "chain_devices", "Checkpoint", "save_checkpoint", "load_checkpoint",
+    "split_cpu_into_devices", "chain_devices", "enable_compilation_cache", "Checkpoint", "save_checkpoint",
+    "load_checkpoint",
     # analysis: result files, wavefun and distances, metrics
     "save_result", "load_result", "wavefun", "wavelet_distance", "filter_distance",
     "compression_factor", "compression_factor_for", "r2", "rmse", "rmse_bootstrap",

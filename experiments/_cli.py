@@ -11,11 +11,12 @@ import argparse
 import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
+from awd_jax import enable_compilation_cache
 from awd_jax.stream import chain_devices, split_cpu_into_devices
 
 __all__ = [
     "OptimizerConfig", "chain_devices", "config_dict", "floats", "optimizer_kwargs", "paper_optimizer",
-    "parse_config", "preset_parser", "split_cpu_into_devices",
+    "parse_config", "preset_parser", "prepare_process", "split_cpu_into_devices",
 ]
 
 
@@ -93,3 +94,13 @@ def parse_config(p: argparse.ArgumentParser, argv: Optional[Sequence[str]], pres
         config = paper_optimizer(config)
     overrides = {k: v for k, v in args.items() if k not in ("preset", "out", "paper") and v is not None}
     return dataclasses.replace(config, **overrides), args["out"]
+
+
+def prepare_process() -> None:
+    """What a study does before its first array operation: one XLA CPU device per core (for
+    :func:`chain_devices`) and JAX's persistent compilation cache in its default folder
+    (:func:`awd_jax.enable_compilation_cache`; set ``XDG_CACHE_HOME`` to move it, e.g. to time
+    a cold start)."""
+    split_cpu_into_devices()
+    enable_compilation_cache()
+

@@ -56,8 +56,8 @@ from _cli import (
     floats,
     optimizer_kwargs,
     parse_config,
+    prepare_process,
     preset_parser,
-    split_cpu_into_devices,
 )
 from awd_jax.data.lensing import LensingSpec, simulate_lensing
 from awd_jax.features import (
@@ -544,5 +544,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    split_cpu_into_devices()
+    prepare_process()
     main()

@@ -47,8 +47,8 @@ from _cli import (
     floats,
     optimizer_kwargs,
     parse_config,
+    prepare_process,
     preset_parser,
-    split_cpu_into_devices,
 )
 from awd_jax.data import simulate
 from awd_jax.filters import init_filter
@@ -433,5 +433,5 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    split_cpu_into_devices()
+    prepare_process()
     main()

@@ -48,8 +48,8 @@ from _cli import (
     floats,
     optimizer_kwargs,
     parse_config,
+    prepare_process,
     preset_parser,
-    split_cpu_into_devices,
 )
 from awd_jax.data.tecator import Standardiser, load_tecator_split
 from awd_jax.filters import lowpass
@@ -467,5 +467,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    split_cpu_into_devices()
+    prepare_process()
     main()
