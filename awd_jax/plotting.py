@@ -103,9 +103,11 @@ def plot_wavelet(h: WaveletLike, reference: Optional[WaveletLike] = "db5", level
         ax_psi.plot(x, psi, style, label=name)
     ax_phi.set_title("scaling function φ")
     ax_psi.set_title("wavelet ψ")
+    ax_phi.set_ylabel("φ(x)")
+    ax_psi.set_ylabel("ψ(x)")
     for ax in (ax_phi, ax_psi):
         ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_xlabel("x")
+        ax.set_xlabel("x (cascade grid, in samples of the filter)")
         ax.legend(fontsize="small")
     if reference is not None:
         d = float(wavelet_distance(_np_filter(h), _np_filter(reference), level))

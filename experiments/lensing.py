@@ -503,11 +503,18 @@ def save(result: Dict[str, Any], out_dir: str) -> Tuple[str, ...]:
     kern = {f"AWD {k}": np.asarray(v) for k, v in result["kernels_awd"].items()}
     kern.update({f"DB5 {k}": np.asarray(v) for k, v in kernels_3x3(jnp.asarray(result["filters"]["db5"],
                                                                               jnp.float32))._asdict().items()})
-    plot_kernels(kern).savefig(paths[1], dpi=110)
+    sel = result["selected"]["awd"]
+    fig = plot_kernels(kern)
+    fig.suptitle(f"3×3 peak kernels: AWD ({result['config']['optimizer']} optimiser, λ = {sel['sparsity']:.3g}, "
+                 f"γ = {sel['interpretation']:.3g}) against DB5", fontsize=10)
+    fig.savefig(paths[1], dpi=110)
     plt.close("all")
     if extra is not None:
         k_awd = {k: jnp.asarray(v, jnp.float32) for k, v in result["kernels_awd"].items()}
-        plot_activation_maps(np.asarray(extra["image"]), k_awd).savefig(paths[2], dpi=110)
+        fig = plot_activation_maps(np.asarray(extra["image"]), k_awd)
+        fig.suptitle("test map of the highest Ω_m filtered by the AWD kernels (valid part; κ, dimensionless)",
+                     fontsize=10)
+        fig.savefig(paths[2], dpi=110)
         plt.close("all")
     return paths
 

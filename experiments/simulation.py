@@ -368,8 +368,13 @@ def plot(result: dict[str, Any], path: str) -> None:
             ax.set_title(title, fontsize=9)
             ax.legend(fontsize=7, loc="upper right")
             ax.tick_params(labelsize=7)
+            ax.set_ylabel("ψ(t)", fontsize=8)
+            if row == len(runs) - 1:
+                ax.set_xlabel(f"t (cascade grid, level {level}; aligned to db5 by shift and flip)", fontsize=8)
+    optimizer = result["config"].get("optimizer", "paper")
     fig.suptitle(
-        f"AWD simulation ({result['preset']}): teacher R² = {result['teacher_r2']:.3f}", fontsize=10
+        f"AWD simulation ({result['preset']}, {optimizer} optimiser): initial (left) and learned (right) ψ "
+        f"against db5's; teacher R² = {result['teacher_r2']:.3f}", fontsize=10
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
