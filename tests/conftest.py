@@ -1,13 +1,14 @@
-"""Shared fixtures: float64 switch, compilation counter, the slow marker, the repository on sys.path."""
+"""Shared fixtures: float64 switch, compilation counter, the slow marker, the studies' quick presets."""
 
-import os
+import pathlib
+import subprocess
 import sys
 import warnings
 
 import jax
 import pytest
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config):
@@ -48,3 +49,25 @@ jax.monitoring.register_event_duration_secs_listener(_on_duration_event)
 def compile_counter():
     """``count()`` → XLA compilations so far, from ``jax.monitoring``'s public duration events."""
     return lambda: _COMPILES[0]
+
+
+@pytest.fixture(scope="session")
+def quick_preset(tmp_path_factory):
+    """``quick_preset(study)`` runs ``python experiments/<study>.py --quick`` (a subprocess: the
+    scripts are commands) once per test session and returns ``(completed process, folder)``.
+
+    Every study writes into the same folder (their file names differ), so the end-to-end tests
+    and the documentation build share the runs instead of repeating them.
+    """
+    folder = tmp_path_factory.mktemp("quick_results")
+    runs = {}
+
+    def run(study: str):
+        if study not in runs:
+            script = str(ROOT / "experiments" / f"{study}.py")
+            runs[study] = subprocess.run([sys.executable, script, "--quick", "--out", str(folder)], cwd=str(folder),
+                                         check=False, capture_output=True, text=True, timeout=900)
+        return runs[study], folder
+
+    return run
+

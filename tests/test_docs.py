@@ -97,21 +97,20 @@ def test_tutorial_cells_parse():
 
 
 @pytest.mark.slow
-def test_site_builds_in_strict_mode(tmp_path):
-    """`mkdocs build --strict` with the tutorial executed and the simulation quick preset's real figure.
+def test_site_builds_in_strict_mode(tmp_path, quick_preset):
+    """`mkdocs build --strict` with the tutorial executed and the three studies' real figures.
 
-    The quick simulation preset runs into a temporary results folder (about a minute); the spectra
-    and lensing presets (2 and 6 minutes) are not run here, so their pages show the placeholder
-    that names the command. Broken links, anchors, cross-references or API entries fail the build."""
+    The quick presets run once per test session (the ``quick_preset`` fixture, shared with the
+    studies' end-to-end tests) into one results folder, which the build reads. Broken links,
+    anchors, cross-references or API entries fail the build."""
     try:
         import mkdocstrings  # noqa: F401  (with mkdocs and the material theme: the `docs` packages)
     except ImportError as err:
         pytest.fail(f"the docs packages are missing ({err}); pip install -e '.[dev]' (or '.[docs]')")
-    results, site = tmp_path / "results", tmp_path / "site"
-    script = str(ROOT / "experiments" / "simulation.py")
-    sim = subprocess.run([sys.executable, script, "--quick", "--out", str(results)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert sim.returncode == 0, sim.stdout[-3000:] + sim.stderr[-3000:]
+    site = tmp_path / "site"
+    for study in ("simulation", "spectra", "lensing"):
+        proc, results = quick_preset(study)
+        assert proc.returncode == 0, study + "\n" + proc.stdout[-3000:] + proc.stderr[-3000:]
     env = dict(os.environ, AWD_DOCS_RESULTS=str(results), NO_MKDOCS_2_WARNING="1", AWD_DOCS_EXECUTE="1")
     build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
                             "-d", str(site)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -135,9 +134,12 @@ def test_site_builds_in_strict_mode(tmp_path):
     assert re.search(r'<img[^>]+src="\.\./figures/simulation\.png"', simulation)
     assert (site / "studies/figures/simulation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "initial filter" in simulation and "teacher test R²" in simulation
-    # the studies not run here: a placeholder naming the command
-    assert "python experiments/spectra.py --quick" in page("studies/spectra")
-    assert "not in this build" in page("studies/lensing")
+    # the other studies too: their figures, no placeholder
+    for study, figure in (("spectra", "spectra_wavelet.png"), ("lensing", "lensing_kernels.png")):
+        text = page(f"studies/{study}")
+        assert re.search(rf'<img[^>]+src="\.\./figures/{figure}"', text), study
+        assert (site / "studies/figures" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "not in this build" not in text, study
 
     # every public name rendered with its anchor in the API reference
     api = "".join(page(f"api/{p}") for p in ("core", "features", "teachers", "data", "plotting"))

@@ -4,7 +4,6 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -134,12 +133,10 @@ def test_teacher_cache_reuses_the_trained_weights_and_refuses_other_settings(tmp
 
 
 @pytest.mark.slow
-def test_quick_preset_end_to_end(tmp_path):
+def test_quick_preset_end_to_end(quick_preset):
     _need_jax_cosmo()
     pytest.importorskip("matplotlib")
-    script = os.path.join(ROOT, "experiments", "lensing.py")
-    proc = subprocess.run([sys.executable, script, "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900, cwd=str(tmp_path))
+    proc, tmp_path = quick_preset("lensing")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     with open(tmp_path / "lensing.json") as f:
         saved = json.load(f)

@@ -4,7 +4,6 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -74,12 +73,10 @@ def test_selection_and_cli():
 
 
 @pytest.mark.slow
-def test_quick_preset_end_to_end(tmp_path):
+def test_quick_preset_end_to_end(quick_preset):
     pytest.importorskip("sktime")
     pytest.importorskip("matplotlib")
-    script = os.path.join(ROOT, "experiments", "spectra.py")
-    proc = subprocess.run([sys.executable, script, "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900, cwd=str(tmp_path))
+    proc, tmp_path = quick_preset("spectra")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     with open(tmp_path / "spectra.json") as f:
         saved = json.load(f)
