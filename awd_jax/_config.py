@@ -11,8 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import numpy as np
-
+from awd_jax import _validate
 from awd_jax._extension import mode_name
 from awd_jax.transform import IMPLS
 
@@ -45,21 +44,7 @@ def as_weights(weights: None | Weights | Mapping[str, float]) -> Weights:
         values = Weights(**weights)
     else:
         raise TypeError(f"weights: expected None, a Weights or a dict, got {type(weights).__name__}.")
-    out = []
-    for name, w in zip(Weights._fields, values):
-        number = isinstance(w, (int, float, np.integer, np.floating)) and not isinstance(w, bool)
-        if not number or not np.isfinite(w) or w < 0:
-            raise ValueError(f"weights: expected finite non-negative numbers, got {name}={w!r}.")
-        out.append(float(w))
-    return Weights(*out)
-
-
-def _int(value: Any, name: str, least: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int >= {least}, got {type(value).__name__} {value!r}.")
-    if value < least:
-        raise ValueError(f"{name}: expected an int >= {least}, got {int(value)}.")
-    return int(value)
+    return Weights(*(float(_validate.number(w, f"weights.{name}")) for name, w in zip(Weights._fields, values)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,18 +74,14 @@ class Objective:
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        set_("level", _int(self.level, "level", 0))
+        set_("level", _validate.integer(self.level, "level", least=0))
         set_("mode", mode_name(self.mode))
         set_("weights", as_weights(self.weights))
-        if self.method not in METHODS:
-            raise ValueError(f"method: expected one of {METHODS}, got {self.method!r}.")
-        set_("target", _int(self.target, "target", 0))
-        if isinstance(self.dims, bool) or self.dims not in (1, 2, 3):
-            raise ValueError(f"dims: expected 1 (signals), 2 (images) or 3 (volumes), got {self.dims!r}.")
-        set_("dims", int(self.dims))
-        set_("steps", _int(self.steps, "steps", 1))
-        if not isinstance(self.impl, str) or self.impl not in IMPLS:
-            raise ValueError(f"impl: expected one of {IMPLS}, got {self.impl!r}.")
+        _validate.choice(self.method, METHODS, "method")
+        set_("target", _validate.integer(self.target, "target", least=0))
+        set_("dims", _validate.dims(self.dims))
+        set_("steps", _validate.integer(self.steps, "steps", least=1))
+        _validate.choice(self.impl, IMPLS, "impl")
 
     def to_dict(self) -> dict:
         """JSON-serialisable settings."""

@@ -39,9 +39,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from awd_jax import _validate
 from awd_jax._config import Objective
 from awd_jax.attributions import bind_teacher, check_teacher, objective_impl, select_target
-from awd_jax.filters import lattice_free_filter, lattice_project, lowpass
+from awd_jax.filters import lattice_free_filter, lattice_project
 from awd_jax.objective import LossTerms, awd_loss
 from awd_jax.stream import (
     HostData,
@@ -95,9 +96,7 @@ def initial_params(h0: jax.Array, parametrization: str) -> jax.Array:
 
 
 def check_parametrization(parametrization: Any) -> str:
-    if not isinstance(parametrization, str) or parametrization not in PARAMETRIZATIONS:
-        raise ValueError(f"parametrization: expected one of {PARAMETRIZATIONS}, got {parametrization!r}.")
-    return parametrization
+    return _validate.choice(parametrization, PARAMETRIZATIONS, "parametrization")
 
 
 def _init_state(params0: jax.Array, cfg: TrainConfig) -> TrainState:
@@ -278,25 +277,7 @@ def epochs_run_from_ok(ok: np.ndarray) -> int:
 
 def check_data(data: Any, dims: int) -> jax.Array:
     """Validate training data ``(n, ..., L)`` (dims=1) / ``(n, ..., H, W)`` (dims=2): real, finite."""
-    if not hasattr(data, "shape"):
-        data = np.asarray(data)
-    if not (jnp.issubdtype(data.dtype, jnp.floating) or jnp.issubdtype(data.dtype, jnp.integer)):
-        raise TypeError(f"data: expected a real numeric array, got dtype {data.dtype}.")
-    need = dims + 1
-    if data.ndim < need:
-        layout = ("(n, ..., L)", "(n, ..., H, W)", "(n, ..., D, H, W)")[min(dims, 3) - 1]
-        raise ValueError(
-            f"data: expected at least {need} dimensions {layout} for dims={dims}, got shape {tuple(data.shape)}."
-        )
-    if data.shape[0] < 1:
-        raise ValueError("data: expected at least one sample, got n = 0.")
-    data = jnp.asarray(data)
-    if not jnp.issubdtype(data.dtype, jnp.floating):
-        data = data.astype(jnp.zeros(()).dtype)
-    if not bool(jnp.all(jnp.isfinite(data))):
-        bad = int(jnp.sum(~jnp.isfinite(data)))
-        raise ValueError(f"data: expected finite values, found {bad} NaN/inf entries.")
-    return data
+    return _validate.as_data(data, dims, "data")
 
 
 def _describe(obj: Any) -> str | None:
@@ -321,15 +302,11 @@ def make_config(
 ) -> TrainConfig:
     """Validate the settings shared by ``fit`` and ``sweep`` and build the static :class:`TrainConfig`."""
     target = objective.target
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}.")
+    epochs = _validate.integer(epochs, "epochs", least=0)
+    batch_size = _validate.integer(batch_size, "batch_size", least=1, none_ok=True)
+    learning_rate = _validate.number(learning_rate, "learning_rate")
     n = data.shape[0]
-    if batch_size is None:
-        bs = n
-    elif not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int or None (full batch), got {batch_size!r}.")
-    else:
-        bs = min(int(batch_size), n)
+    bs = n if batch_size is None else min(batch_size, n)
     if teacher_fn is not None:
         check_teacher(bind_teacher(teacher_fn, teacher_params), (bs,) + tuple(data.shape[1:]), data.dtype, target)
     if optimizer is None:
@@ -361,14 +338,9 @@ def config_dict(
 def prepare_h0(h0: Any, dtype: Any) -> jax.Array:
     """``h0`` (name, ``pywt.Wavelet`` or array) → ``(N,)`` array in the data dtype.
 
-    :func:`lowpass`'s errors name its argument ``h``; here they name ``h0``.
+    :func:`lowpass`'s errors name its argument ``h``; here they name ``h0``. Non-finite taps are refused.
     """
-    try:
-        h = lowpass(h0)
-    except (TypeError, ValueError) as err:
-        text = str(err)
-        raise type(err)("h0" + text[1:] if text.startswith("h:") else f"h0: {text}") from None
-    return jnp.asarray(h).astype(dtype)
+    return _validate.filter_taps(h0, "h0", dtype)
 
 
 # ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from awd_jax import _validate
 from awd_jax._engine import (
     HostData,
     StreamPlan,
@@ -107,9 +108,7 @@ class MultiStart(NamedTuple):
 
 
 def _positive_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}.")
-    return int(value)
+    return _validate.integer(value, name, least=minimum)
 
 
 def check_restarts(restarts: Any) -> int:
@@ -138,9 +137,7 @@ def check_search(search: Any) -> Search:
             _positive_int(getattr(search, name), f"search.{name}", 1)
     _positive_int(search.descend_steps, "search.descend_steps", 0)
     for name in ("learning_rate", "min_separation"):
-        value = getattr(search, name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"search.{name}: expected a finite non-negative number, got {value!r}.")
+        _validate.number(getattr(search, name), f"search.{name}")
     return search
 
 

@@ -30,8 +30,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from awd_jax import _validate
 from awd_jax._config import METHODS, Objective, as_objective
-from awd_jax.filters import lowpass
 from awd_jax.transform import wavedec, wavedec2, wavedecn, waverec, waverec2, waverecn
 
 __all__ = ["DEFAULT_IMPL", "METHODS", "attributions", "check_teacher"]
@@ -65,16 +65,12 @@ TeacherFn = Callable[[jax.Array], jax.Array]
 
 def check_method(method: str) -> str:
     """Validate an attribution method name."""
-    if method not in METHODS:
-        raise ValueError(f"method: expected one of {METHODS}, got {method!r}.")
-    return method
+    return _validate.choice(method, METHODS, "method")
 
 
 def check_dims(dims: int) -> int:
     """Validate ``dims`` (1 for signals, 2 for images, 3 for volumes)."""
-    if dims not in (1, 2, 3) or isinstance(dims, bool):
-        raise ValueError(f"dims: expected 1 (signals), 2 (images) or 3 (volumes), got {dims!r}.")
-    return int(dims)
+    return _validate.dims(dims)
 
 
 def decompose(x: jax.Array, h: jax.Array, mode: str, level: int, dims: int, impl: str) -> list:
@@ -83,9 +79,7 @@ def decompose(x: jax.Array, h: jax.Array, mode: str, level: int, dims: int, impl
     ``wavedec`` layout for ``dims=1``, ``wavedec2`` for 2, ``wavedecn`` (dicts) for 3:
     always ``J + 1`` groups, ``cA_J`` first (``docs/method.md#reductions``).
     """
-    if x.ndim < dims + 1:
-        layout = ("(B, L)", "(B, H, W)", "(B, D, H, W)")[dims - 1]
-        raise ValueError(f"x: dims={dims} needs data {layout} with a leading batch axis, got shape {tuple(x.shape)}.")
+    _validate.data_layout(x.shape, dims, "x", batch="B")
     if dims == 1:
         return wavedec(x, h, mode=mode, level=level, impl=impl)
     if dims == 2:
@@ -93,8 +87,20 @@ def decompose(x: jax.Array, h: jax.Array, mode: str, level: int, dims: int, impl
     return wavedecn(x, h, mode=mode, level=level, axes=(-3, -2, -1), impl=impl)
 
 
-def _check_output(out_shape: Sequence[int], batch: int, target: int) -> None:
-    out_shape = tuple(out_shape)
+def _check_output(out: Any, batch: int, target: int) -> None:
+    """``out`` (an array or a ``jax.ShapeDtypeStruct``) is a float ``(batch,)``/``(batch, K)`` output
+    and ``target`` one of its columns."""
+    if not (hasattr(out, "shape") and hasattr(out, "dtype")):
+        raise ValueError(
+            f"teacher_fn: expected an array output of shape ({batch},) or ({batch}, K), received "
+            f"{type(out).__name__}."
+        )
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise TypeError(
+            f"teacher_fn: expected a floating-point output (its gradient is the attribution), received dtype "
+            f"{out.dtype}; return floats (e.g. model outputs before any argmax or rounding)."
+        )
+    out_shape = tuple(out.shape)
     if len(out_shape) == 1 and out_shape[0] == batch:
         k = 1
     elif len(out_shape) == 2 and out_shape[0] == batch:
@@ -104,8 +110,7 @@ def _check_output(out_shape: Sequence[int], batch: int, target: int) -> None:
             f"teacher_fn: expected an output of shape ({batch},) or ({batch}, K) for a batch of "
             f"{batch} samples, received shape {out_shape}."
         )
-    if not isinstance(target, int) or isinstance(target, bool):
-        raise TypeError(f"target: expected an int, got {type(target).__name__}.")
+    _validate.integer(target, "target", least=0)
     if not 0 <= target < k:
         raise ValueError(f"target: expected 0 <= target < {k} (the teacher has {k} output(s)), got {target}.")
 
@@ -134,18 +139,34 @@ def check_teacher(teacher_fn: TeacherFn, x_shape: Sequence[int], dtype: Any, tar
       TypeError: ``teacher_fn`` not callable, ``target`` not an int.
       ValueError: wrong output shape (naming ``teacher_fn``), ``target`` out of range.
     """
-    if not callable(teacher_fn):
-        raise TypeError(f"teacher_fn: expected a callable x -> (B,) or (B, K), got {type(teacher_fn).__name__}.")
-    out = jax.eval_shape(teacher_fn, jax.ShapeDtypeStruct(tuple(x_shape), dtype))
-    if not hasattr(out, "shape"):
-        raise ValueError(
-            f"teacher_fn: expected an array output of shape (B,) or (B, K), received {type(out).__name__}."
-        )
-    _check_output(out.shape, x_shape[0], target)
+    _validate.teacher(teacher_fn, none_ok=False)
+    spec = jax.ShapeDtypeStruct(tuple(x_shape), dtype)
+    try:
+        out = jax.eval_shape(teacher_fn, spec)
+    except (TypeError, ValueError) as err:
+        raise _teacher_failure(err, spec) from err
+    _check_output(out, x_shape[0], target)
+
+
+def _teacher_failure(err: Exception, x: Any) -> Exception:
+    """The error of a teacher that failed when traced on ``x``: names ``teacher_fn``, the input and the cause."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = (f"teacher_fn: failed when traced on a batch of shape {tuple(x.shape)} {x.dtype} "
+            f"({type(err).__name__}: {first}); expected a pure JAX function of its input returning (B,) or "
+            f"(B, K) floats (no Python control flow on traced values, no NumPy conversion of them).")
+    return TypeError(text) if isinstance(err, TypeError) else ValueError(text)
+
+
+def _call_teacher(teacher_fn: TeacherFn, z: jax.Array) -> Any:
+    """``teacher_fn(z)`` with JAX's tracing errors (a teacher branching on values ...) naming ``teacher_fn``."""
+    try:
+        return teacher_fn(z)
+    except jax.errors.JAXTypeError as err:
+        raise _teacher_failure(err, z) from err
 
 
 def select_target(out: jax.Array, batch: int, target: int) -> jax.Array:
-    _check_output(out.shape, batch, target)
+    _check_output(out, batch, target)
     return out if out.ndim == 1 else out[:, target]
 
 
@@ -167,7 +188,7 @@ def _gradient(
     def scalar(c):
         rec = reconstruct(c, h, mode, dims, x.shape, impl)
         z = rec + jax.lax.stop_gradient(x - rec)
-        return jnp.sum(select_target(teacher_fn(z), batch, target))
+        return jnp.sum(select_target(_call_teacher(teacher_fn, z), batch, target))
 
     return jax.grad(scalar)(coeffs)
 
@@ -193,8 +214,7 @@ def attributions_from_coeffs(
     if method == "input_x_gradient":
         grads = _gradient(teacher_fn, x, coeffs, h, mode, dims, target, impl)
         return jax.tree_util.tree_map(lambda c, g: c * g, coeffs, grads)
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps: expected a positive int, got {steps!r}.")
+    steps = _validate.integer(steps, "steps", least=1)
     alphas = (jnp.arange(steps, dtype=x.dtype) + 0.5) / steps  # (M,)
     batch = x.shape[0]
 
@@ -237,13 +257,14 @@ def attributions(
       (dims 2) or ``wavedecn``'s dicts (dims 3).
 
     Raises:
-      ValueError: bad settings; teacher output not ``(B,)``/``(B, K)``; ``target`` out of range.
+      ValueError: bad settings; ``x`` with too few dimensions for ``dims``, no sample or NaN/inf;
+        ``h`` with NaN/inf taps; teacher output not ``(B,)``/``(B, K)``; ``target`` out of range.
+      TypeError: ``teacher_fn`` not callable, failing under tracing or returning non-floats; complex ``x``.
     """
     obj = as_objective(objective, settings, "attributions")
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.zeros(()).dtype)
-    h = jnp.asarray(lowpass(h), x.dtype)
+    _validate.teacher(teacher_fn, none_ok=False)
+    x = _validate.as_data(x, obj.dims, "x", batch="B")
+    h = _validate.filter_taps(h, "h", x.dtype)
     impl = objective_impl(obj.impl, x.shape, obj.dims)
     coeffs = decompose(x, h, obj.mode, obj.level, obj.dims, impl)
     return attributions_from_coeffs(

@@ -5,8 +5,9 @@ One checkpoint is one ``.npz`` file, :data:`CHECKPOINT_FILE`, in the run's
 
 Why npz and not orbax-checkpoint: the state is a few KB (a filter of ~10 floats, the
 optax state, the per-epoch history). Orbax would add a heavy dependency and async,
-multi-host machinery that buys nothing at this size. A single ``np.savez`` to a
-temporary file in the same folder followed by ``os.replace`` is atomic on POSIX (the
+multi-host machinery that buys nothing at this size. The file is awd_jax's one container
+(:mod:`awd_jax._npz`, shared with result files): a single ``np.savez`` to a temporary file
+in the same folder, fsync'ed, followed by ``os.replace``, which is atomic on POSIX (the
 rename happens within one filesystem), so a kill at any moment leaves either the old or
 the new checkpoint, never a torn one. At worst a kill during the write leaves a stray
 ``.awd_checkpoint-*.tmp`` file next to it, which is never read and may be deleted.
@@ -34,13 +35,13 @@ import json
 import operator
 import os
 import pathlib
-import tempfile
-import zipfile
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from awd_jax._npz import Container
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -63,8 +64,12 @@ _META_KEY = "__awd_checkpoint__"
 _OPT_PREFIX = "opt_state/"
 _TMP_PREFIX = ".awd_checkpoint-"
 _TMP_SUFFIX = ".tmp"
-# everything np.load / zipfile / json can raise on a damaged file
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile)
+#: the file container (shared with result files: awd_jax._npz)
+_CONTAINER = Container(
+    FORMAT, FORMAT_VERSION, _META_KEY, "awd_jax checkpoint", argument="checkpoint_dir",
+    advice="delete it to start afresh, or pick another checkpoint_dir", tmp_prefix=_TMP_PREFIX,
+    tmp_suffix=_TMP_SUFFIX,
+)
 
 
 class Checkpoint(NamedTuple):
@@ -148,8 +153,6 @@ def save_checkpoint(directory: str | os.PathLike, ckpt: Checkpoint) -> pathlib.P
     leaves, treedef = jax.tree_util.tree_flatten(ckpt.opt_state)
     leaves = [np.asarray(leaf) for leaf in leaves]
     meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
         "epoch": epoch,
         "ok": bool(ckpt.ok),
         "fingerprint": _json_round_trip(ckpt.fingerprint, "fingerprint"),
@@ -158,69 +161,26 @@ def save_checkpoint(directory: str | os.PathLike, ckpt: Checkpoint) -> pathlib.P
     }
     arrays = {"h": h, "key": _key_data(ckpt.key), "history": history}
     meta["dtypes"] = {name: str(value.dtype) for name, value in arrays.items()}
-    arrays[_META_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     arrays.update({f"{_OPT_PREFIX}{i}": leaf for i, leaf in enumerate(leaves)})
 
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / CHECKPOINT_FILE
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"checkpoint_dir: expected a folder, got the file {str(directory)!r}.")
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:  # a file on the way
+        raise ValueError(f"checkpoint_dir: {str(directory)!r} cannot be created ({err}).") from err
+    path = directory / CHECKPOINT_FILE
+    _CONTAINER.write(path, meta, arrays)
     return path
 
 
-def _fsync_dir(directory: pathlib.Path) -> None:
-    """Persist the rename itself (POSIX); best effort where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _corrupt(path: pathlib.Path, why: str) -> ValueError:
-    return ValueError(
-        f"checkpoint_dir: the checkpoint {str(path)!r} is corrupt ({why}); delete it to start afresh, "
-        f"or pick another checkpoint_dir."
-    )
-
-
 def _read(path: pathlib.Path) -> tuple[dict, dict]:
-    """``(metadata, arrays)`` of a checkpoint file, or ``ValueError`` (corrupt)."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("a single array, not an .npz archive")
-            data = {name: npz[name] for name in npz.files}
-        meta = json.loads(data.pop(_META_KEY).tobytes().decode("utf-8"))
-    except _READ_ERRORS as err:
-        raise _corrupt(path, f"{type(err).__name__}: {err}") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _corrupt(path, f"not an {FORMAT} file")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"checkpoint_dir: the checkpoint {str(path)!r} has format version {version!r}, but this awd_jax "
-            f"reads up to version {FORMAT_VERSION}; delete it or pick another checkpoint_dir."
-        )
+    """``(metadata, arrays)`` of a checkpoint file, or ``ValueError`` (corrupt, newer format)."""
+    meta, data = _CONTAINER.read(path)
     try:
         _check_meta(meta, data)
-    except (KeyError, TypeError, ValueError) as err:
-        raise _corrupt(path, str(err)) from err
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise _CONTAINER.corrupt(path, f"{type(err).__name__}: {err}") from err
     return meta, data
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from awd_jax import _validate
 from awd_jax.filters import WaveletLike, highpass, lowpass
 from awd_jax.transform import wavedec
 
@@ -52,24 +53,6 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 # ---------------------------------------------------------------------------
 
 
-def _coeff_leaves(coeffs: Any) -> List[Any]:
-    if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
-        raise TypeError(
-            f"coeffs: expected a non-empty list of arrays [cA_J, cD_J, ..., cD_1], "
-            f"got {type(coeffs).__name__}."
-        )
-    leaves: List[Any] = []
-    for item in coeffs:
-        if isinstance(item, (list, tuple)):
-            leaves.extend(item)
-        else:
-            leaves.append(item)
-    for i, leaf in enumerate(leaves):
-        if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
-            raise TypeError(f"coeffs: array {i} is a {type(leaf).__name__}, expected an array.")
-    return leaves
-
-
 def top_k_per_scale(coeffs: Any, k: int = 6) -> jax.Array:
     """The ``k`` largest signed coefficients of each array, sorted descending.
 
@@ -89,9 +72,8 @@ def top_k_per_scale(coeffs: Any, k: int = 6) -> jax.Array:
       ValueError: ``k < 1``, an array without a batch axis, differing batch sizes,
         or ``k`` larger than an array's size per sample.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: expected an int >= 1, got {k!r}.")
-    leaves = _coeff_leaves(coeffs)
+    k = _validate.integer(k, "k", least=1)
+    leaves, _ = _validate.coeff_leaves(coeffs, "coeffs")
     batch = None
     out = []
     for i, c in enumerate(leaves):
@@ -156,10 +138,7 @@ def kernels_3x3(h: WaveletLike) -> Kernels:
       :class:`Kernels` of four ``(3, 3)`` arrays (jittable, differentiable almost
       everywhere).
     """
-    h = lowpass(h)
-    h = jnp.asarray(h, jnp.zeros(()).dtype if isinstance(h, np.ndarray) and h.dtype == np.float64 else None)
-    if not jnp.issubdtype(h.dtype, jnp.floating):
-        h = h.astype(jnp.zeros(()).dtype)
+    h = _validate.filter_taps(h, "h", finite=False)
     if h.shape[0] < 4:
         raise ValueError(f"h: expected a filter with at least 4 taps for 3×3 kernels, got N = {h.shape[0]}.")
     g = highpass(h)
@@ -176,15 +155,14 @@ def kernels_3x3(h: WaveletLike) -> Kernels:
 def laplace_kernel(dtype: Any = None) -> jax.Array:
     """The Laplace baseline ``10/3 · [[-.05, -.2, -.05], [-.2, 1, -.2], [-.05, -.2, -.05]]``, (3, 3)."""
     k = np.array([[-0.05, -0.2, -0.05], [-0.2, 1.0, -0.2], [-0.05, -0.2, -0.05]]) * (10.0 / 3.0)
-    return jnp.asarray(k, dtype=dtype if dtype is not None else jnp.zeros(()).dtype)
+    return jnp.asarray(k, dtype=dtype if dtype is not None else _validate.float_dtype())
 
 
 def _as_images(images: Any) -> jax.Array:
     if not (hasattr(images, "shape") and hasattr(images, "dtype")):
         images = np.asarray(images)
-    x = jnp.asarray(images)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.zeros(()).dtype)
+    _validate.data_dtype(images.dtype, "images")
+    x = _validate.as_float(images)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3:

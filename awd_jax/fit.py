@@ -25,6 +25,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
+from awd_jax import _validate
 from awd_jax._config import Objective, as_objective
 from awd_jax._engine import (
     TERM_NAMES,
@@ -146,6 +147,10 @@ def fit(
         checkpoint.
     """
     objective = as_objective(objective, settings, "fit")
+    sparsity = _validate.number(sparsity, "sparsity")
+    interpretation = _validate.number(interpretation, "interpretation")
+    seed = _validate.integer(seed, "seed")
+    _validate.checkpoint_dir(checkpoint_dir)
     restarts = check_restarts(restarts)
     refine = check_refine(refine)
     search = check_search(search)
@@ -173,9 +178,8 @@ def fit(
     if restarts > 1 or refine > 0:
         config.update(restarts=restarts, refine=refine, search=search._asdict())
     plan = make_plan(data, cfg, mesh, chunk_size) if streamed else None
-    bad_every = not isinstance(checkpoint_every, (int, np.integer)) or isinstance(checkpoint_every, bool)
-    if checkpoint_dir is not None and (bad_every or checkpoint_every < 1):
-        raise ValueError(f"checkpoint_every: expected a positive int (epochs), got {checkpoint_every!r}.")
+    if checkpoint_dir is not None:
+        checkpoint_every = _validate.integer(checkpoint_every, "checkpoint_every", least=1)
     data_key = jax.random.PRNGKey(seed)
     search_key = jax.random.fold_in(data_key, 1) if key is None else key
     lam = jnp.asarray(sparsity, data.dtype)

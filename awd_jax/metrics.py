@@ -9,40 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from awd_jax import _validate
 from awd_jax._config import Objective, as_objective
 from awd_jax.attributions import attributions, decompose, objective_impl
-from awd_jax.filters import lowpass
 
 __all__ = ["compression_factor", "compression_factor_for", "r2", "rmse", "rmse_bootstrap"]
-
-
-def _leaves(tree: Any, name: str, path: str = "") -> Tuple[List[Any], List[str]]:
-    """Flatten a pywt-style coefficient structure (lists/tuples of arrays).
-
-    Returns the leaves and a structural signature per leaf (its path), so two
-    structures can be compared with a readable message.
-    """
-    if isinstance(tree, (list, tuple)):
-        if len(tree) == 0:
-            raise ValueError(f"{name}: empty coefficient structure at {path or 'top level'}.")
-        leaves, paths = [], []
-        for i, sub in enumerate(tree):
-            sub_leaves, sub_paths = _leaves(sub, name, f"{path}[{i}]")
-            leaves += sub_leaves
-            paths += sub_paths
-        return leaves, paths
-    if hasattr(tree, "shape") and hasattr(tree, "dtype"):
-        return [tree], [path]
-    raise TypeError(
-        f"{name}: expected a list of arrays (1D, [cA_J, cD_J, ..., cD_1]) or a list with "
-        f"(cH, cV, cD) tuples (2D), got {type(tree).__name__} at {path or 'top level'}."
-    )
 
 
 def _describe(tree: Any) -> str:
@@ -53,8 +30,8 @@ def _describe(tree: Any) -> str:
 
 
 def _compression_counts(coeffs: Any, attributions: Any, threshold: float) -> Tuple[jax.Array, int]:
-    c_leaves, c_paths = _leaves(coeffs, "coeffs")
-    a_leaves, a_paths = _leaves(attributions, "attributions")
+    c_leaves, c_paths = _validate.coeff_leaves(coeffs, "coeffs")
+    a_leaves, a_paths = _validate.coeff_leaves(attributions, "attributions")
     if c_paths != a_paths:
         raise ValueError(
             "attributions: expected the same structure as coeffs, "
@@ -89,14 +66,19 @@ def compression_factor(coeffs: Any, attributions: Any, threshold: float = 1e-3) 
 
     Returns:
       A scalar in ``[0, 1]``: (number of positions passing both tests) / (total number
-      of coefficients). Jittable.
+      of coefficients), in the coefficients' float dtype. Jittable.
 
     Raises:
-      ValueError: the two structures differ in nesting, number of arrays or shapes.
+      ValueError: the two structures differ in nesting, number of arrays or shapes; ``threshold``
+        negative or not finite.
       TypeError: a leaf is not an array.
     """
+    threshold = _validate.number(threshold, "threshold")
     count, total = _compression_counts(coeffs, attributions, threshold)
-    return count / total
+    leaves = _validate.coeff_leaves(coeffs, "coeffs")[0]
+    dtype = jax.dtypes.canonicalize_dtype(np.result_type(*(leaf.dtype for leaf in leaves)))
+    dtype = dtype if jnp.issubdtype(dtype, jnp.floating) else _validate.float_dtype()
+    return count.astype(dtype) / total  # in the coefficients' precision (float64 with x64)
 
 
 def compression_factor_for(
@@ -126,17 +108,25 @@ def compression_factor_for(
 
     Returns:
       The fraction as a Python float.
+
+    Raises:
+      TypeError: ``teacher_fn`` not callable; complex or non-numeric ``x``.
+      ValueError: ``x`` with too few dimensions for ``dims``, no sample or NaN/inf; ``h`` with
+        NaN/inf taps; ``batch_size`` not an int >= 1; ``threshold`` negative or not finite.
     """
     obj = dataclasses.replace(as_objective(objective, settings, "compression_factor_for"), method="saliency")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}.")
-    n = int(np.shape(x)[0])
+    batch_size = _validate.integer(batch_size, "batch_size", least=1)
+    threshold = _validate.number(threshold, "threshold")
+    _validate.teacher(teacher_fn, none_ok=False)
+    x = _validate.array_like(x, "x")
+    _validate.data_dtype(x.dtype, "x")
+    _validate.data_layout(x.shape, obj.dims, "x", batch="B")  # once; each batch is checked as it is read
+    n = int(x.shape[0])
+    h = _validate.filter_taps(h, "h")
     count, total = 0, 0
-    for start in range(0, n, int(batch_size)):
-        xb = jnp.asarray(x[start : start + batch_size])
-        if not jnp.issubdtype(xb.dtype, jnp.floating):
-            xb = xb.astype(jnp.zeros(()).dtype)
-        hb = jnp.asarray(lowpass(h), xb.dtype)
+    for start in range(0, n, batch_size):
+        xb = _validate.as_data(x[start : start + batch_size], obj.dims, "x", batch="B")
+        hb = h.astype(xb.dtype)
         coeffs = decompose(xb, hb, obj.mode, obj.level, obj.dims, objective_impl(obj.impl, xb.shape, obj.dims))
         attr = attributions(hb, teacher_fn, xb, obj, teacher_params=teacher_params)
         c, t = _compression_counts(coeffs, attr, threshold)
@@ -196,8 +186,7 @@ def rmse_bootstrap(
     Returns:
       ``(rmse, std)``: the RMSE on all samples and the bootstrap std (floats).
     """
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
-        raise ValueError(f"n_boot: expected an int >= 2, got {n_boot!r}.")
+    n_boot = _validate.integer(n_boot, "n_boot", least=2)
     yt, yp = _pair(y_true, y_pred)
     sq = np.mean((yt - yp) ** 2, axis=1)  # per-sample squared error, (n,)
     rng = np.random.default_rng(seed)

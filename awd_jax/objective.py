@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from awd_jax import _validate
 from awd_jax.attributions import (
     attributions_from_coeffs,
     bind_teacher,
@@ -23,7 +24,6 @@ from awd_jax.attributions import (
     reconstruct,
 )
 from awd_jax._config import Objective, Weights, as_objective, as_weights
-from awd_jax.filters import lowpass
 from awd_jax.penalties import penalties
 
 __all__ = ["LossTerms", "Objective", "Weights", "as_weights", "awd_loss", "reduce_coeffs"]
@@ -48,7 +48,7 @@ def reduce_coeffs(arrays: list, batch: Any, mask: jax.Array | None = None) -> ja
     With ``mask`` ``(B,)`` (0/1), sample ``b``'s contribution is weighted by ``mask[b]`` and
     ``batch`` should be ``Σ mask``.
     """
-    leaves = jax.tree_util.tree_leaves(arrays)
+    leaves, _ = _validate.coeff_leaves(arrays, "coeffs")
     if mask is None:
         total = sum(jnp.sum(jnp.abs(leaf)) for leaf in leaves)
     else:
@@ -82,11 +82,18 @@ def awd_loss(
       x: ``(B, ..., L)`` (``dims=1``), ``(B, ..., H, W)`` (2) or ``(B, ..., D, H, W)`` (3).
       objective: the static settings (:class:`~awd_jax.Objective`); or give them as
         keywords (``level=4, mode="zero", ...``), which build one.
-      sparsity: λ. interpretation: γ (both may be traced).
+      sparsity: λ. interpretation: γ (both may be traced; Python and NumPy numbers must be finite, >= 0).
       teacher_params: the teacher's parameters, traced (a pytree such as Flax ``variables``).
       mask: optional ``(B,)`` 0/1 sample weights; masked-out samples contribute nothing and
         ``B`` becomes ``Σ mask`` (exact padding of a short final batch; samples must not
         interact in the teacher, as ``docs/method.md#attribution-methods`` assumes).
+
+    Raises:
+      TypeError: complex or non-numeric ``x``; ``teacher_fn`` not callable, failing under tracing or
+        returning non-floats; ``sparsity``/``interpretation`` not numbers.
+      ValueError: ``x`` with too few dimensions for ``dims`` (``dims=2`` on ``(B, L)``), no sample or
+        NaN/inf (concrete values); ``h`` not a valid filter or with NaN/inf taps; negative or non-finite
+        ``sparsity``/``interpretation``; teacher output of the wrong shape; bad objective settings.
 
     Returns:
       ``(total, terms)``: scalar total and the unweighted :class:`LossTerms`, where
@@ -95,10 +102,12 @@ def awd_loss(
     """
     obj = as_objective(objective, settings, "awd_loss")
     w = obj.weights
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.zeros(()).dtype)
-    h = jnp.asarray(lowpass(h)).astype(x.dtype)
+    teacher_fn = _validate.teacher(teacher_fn)
+    # Python/NumPy numbers are checked; JAX arrays are the engine's (possibly traced) values
+    sparsity = _validate.number(sparsity, "sparsity", check_jax_arrays=False)
+    interpretation = _validate.number(interpretation, "interpretation", check_jax_arrays=False)
+    x = _validate.as_data(x, obj.dims, "x", batch="B")
+    h = _validate.filter_taps(h, "h", x.dtype)
     if mask is None:
         batch = x.shape[0]
     else:

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from awd_jax import _validate
 from awd_jax.filters import highpass
 
 __all__ = ["Penalties", "cmf", "conv", "hsum", "l2norm", "lsum", "penalties"]
@@ -29,12 +30,8 @@ class Penalties(NamedTuple):
 
 
 def _as_filter(h: Any) -> jax.Array:
-    h = jnp.asarray(h)
-    if not jnp.issubdtype(h.dtype, jnp.floating):
-        h = h.astype(jnp.zeros(()).dtype)
-    if h.ndim != 1 or h.shape[0] == 0 or h.shape[0] % 2:
-        raise ValueError(f"h: expected a 1-D filter of even length N, got shape {tuple(h.shape)}.")
-    return h
+    """``h`` (an even-length 1-D array, or a name) in a float dtype; NaN taps allowed (they show in the value)."""
+    return _validate.filter_taps(h, "h", finite=False)
 
 
 def lsum(h: Any) -> jax.Array:

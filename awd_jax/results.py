@@ -1,6 +1,7 @@
 """Results of ``fit`` and ``sweep`` (:class:`FitResult`, :class:`SweepResult`) and their files.
 
-Both save to and load from one ``.npz`` file (no pickle).
+Both save to and load from one ``.npz`` file (no pickle), in the container that
+checkpoints use too (:mod:`awd_jax._npz`: atomic write, JSON metadata, ``allow_pickle=False``).
 
 Layout of the file:
 
@@ -13,22 +14,21 @@ Layout of the file:
   in the metadata, in order.
 
 Scalars, strings, lists and JSON-serialisable dicts (``config``) live in the
-metadata. :func:`load_result` reads with ``allow_pickle=False`` and rebuilds
-:class:`FitResult` or :class:`SweepResult`.
+metadata. :func:`load_result` reads with ``allow_pickle=False``, checks every field
+against the result type (dtype kind and shape of each array, type of each scalar) and
+rebuilds :class:`FitResult` or :class:`SweepResult`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
-import tempfile
-import zipfile
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from awd_jax._npz import Container
 from awd_jax._version import __version__
 from awd_jax.filters import to_pywt
 
@@ -39,6 +39,9 @@ FORMAT_VERSION = 1
 _META_KEY = "__awd_metadata__"
 _KINDS = {"FitResult": "fit", "SweepResult": "sweep"}
 _SWEEP_FIELDS = ("h", "history", "sparsity", "interpretation", "config", "diverged", "epochs_run")
+_ENCODINGS = ("array", "dict_of_arrays", "json")
+#: the file container (shared with checkpoints: awd_jax._npz)
+_CONTAINER = Container(FORMAT, FORMAT_VERSION, _META_KEY, "awd_jax result file")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,10 +200,11 @@ def save_result(result: Any, path: "str | os.PathLike") -> None:
 
     Args:
       result: :class:`FitResult` or :class:`SweepResult`.
-      path: destination; written exactly there (no suffix is added).
+      path: destination; written exactly there (no suffix is added). Its folder must exist.
 
     Raises:
       TypeError: ``result`` is neither, or holds a value that cannot be stored.
+      FileNotFoundError: the folder of ``path`` does not exist.
     """
     cls = type(result).__name__
     if cls not in _KINDS:
@@ -220,54 +224,30 @@ def save_result(result: Any, path: "str | os.PathLike") -> None:
             fields.append({"name": name, "encoding": "json", "value": _to_json(value, f"result.{name}")})
     config = getattr(result, "config", None)
     meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
         "kind": _KINDS[cls],
         "class": cls,
         "config": _to_json(config, "result.config") if config is not None else None,
         "versions": _versions(),
         "fields": fields,
     }
-    arrays[_META_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".awd_tmp_", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    _CONTAINER.write(path, meta, arrays)
 
 
 def _read(path: str) -> Tuple[dict, Dict[str, np.ndarray]]:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"path: no such file {path!r}.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise ValueError("a single array, not an .npz archive")
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"path {path!r}: not a readable awd_jax result file ({err}).") from err
-    if _META_KEY not in data:
-        raise ValueError(f"path {path!r}: no {_META_KEY!r} entry; not an awd_jax result file.")
-    try:
-        meta = json.loads(data.pop(_META_KEY).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"path {path!r}: corrupt metadata ({err}).") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"path {path!r}: metadata format is not {FORMAT!r}.")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"path {path!r}: format_version {version!r} is not supported (this awd_jax reads <= {FORMAT_VERSION}); "
-            f"upgrade awd_jax."
-        )
+    meta, data = _CONTAINER.read(path)
     if meta.get("kind") not in ("fit", "sweep"):
         raise ValueError(f"path {path!r}: unknown result kind {meta.get('kind')!r}, expected 'fit' or 'sweep'.")
+    fields = meta.get("fields")
+    ok = isinstance(fields, list) and all(
+        isinstance(f, dict) and isinstance(f.get("name"), str) and f.get("encoding") in _ENCODINGS
+        and (f["encoding"] != "dict_of_arrays" or (isinstance(f.get("keys"), list)
+                                                   and all(isinstance(k, str) for k in f["keys"])))
+        and (f["encoding"] != "json" or "value" in f)
+        for f in fields
+    )
+    if not ok:
+        raise _CONTAINER.corrupt(path, "malformed 'fields' in the metadata (expected a list of {name, encoding} "
+                                       f"with encodings {_ENCODINGS})")
     return meta, data
 
 
@@ -279,12 +259,16 @@ def read_metadata(path: "str | os.PathLike") -> dict:
 def load_result(path: "str | os.PathLike") -> Any:
     """Read a file written by :func:`save_result` and rebuild the result object.
 
+    Every field is checked against the result type (arrays of the right dtype kind, shapes
+    that agree with each other, scalars of the right type) before the object is built.
+
     Returns:
       :class:`FitResult` (kind ``"fit"``) or :class:`SweepResult` (kind ``"sweep"``).
 
     Raises:
       FileNotFoundError: no file at ``path``.
-      ValueError: a truncated, foreign or newer-format file (the message names ``path``).
+      ValueError: a truncated, foreign or newer-format file, or one whose fields do not fit the
+        result type (the message names ``path`` and the field).
     """
     path = os.fspath(path)
     meta, data = _read(path)
@@ -296,16 +280,118 @@ def load_result(path: "str | os.PathLike") -> Any:
                 kwargs[name] = data[f"field/{name}"]
             elif enc == "dict_of_arrays":
                 kwargs[name] = {k: data[f"dict/{name}/{i}"] for i, k in enumerate(spec["keys"])}
-            elif enc == "json":
-                kwargs[name] = spec["value"]
             else:
-                raise ValueError(f"unknown field encoding {enc!r}")
+                kwargs[name] = spec["value"]
     except KeyError as err:
         raise ValueError(f"path {path!r}: incomplete result file, missing entry {err}.") from err
     cls = FitResult if meta["kind"] == "fit" else SweepResult
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
+    names = {f.name for f in dataclasses.fields(cls)}
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    if not required <= set(kwargs) <= names:
         raise ValueError(
-            f"path {path!r}: saved fields {sorted(kwargs)} do not match {cls.__name__} of this awd_jax ({err})."
-        ) from err
+            f"path {path!r}: saved fields {sorted(kwargs)} do not match {cls.__name__} of this awd_jax "
+            f"(missing {sorted(required - set(kwargs))}, unknown {sorted(set(kwargs) - names)})."
+        )
+    try:
+        (_check_fit if cls is FitResult else _check_sweep)(kwargs)
+    except ValueError as err:
+        raise ValueError(f"path {path!r}: {err}; not a valid {cls.__name__} file.") from None
+    return cls(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# the fields of each result type
+# ---------------------------------------------------------------------------
+
+_KIND_NAMES = {"f": "floating-point", "b": "bool", "i": "integer"}
+
+
+def _array(value: Any, name: str, kind: str, ndim: int) -> np.ndarray:
+    """``value`` is an ``ndim``-D array of dtype kind ``kind`` ("f", "b" or "i" for signed/unsigned ints)."""
+    kinds = "iu" if kind == "i" else kind
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"field {name}: expected a {_KIND_NAMES[kind]} array, got {type(value).__name__}")
+    if value.dtype.kind not in kinds or value.ndim != ndim:
+        raise ValueError(f"field {name}: expected a {ndim}-D {_KIND_NAMES[kind]} array, got dtype {value.dtype} "
+                         f"shape {value.shape}")
+    return value
+
+
+def _shape(value: np.ndarray, name: str, shape: Tuple[int, ...]) -> None:
+    if value.shape != shape:
+        raise ValueError(f"field {name}: expected shape {shape}, got {value.shape}")
+
+
+def _check_common(kw: dict) -> None:
+    if not isinstance(kw.get("config"), dict):
+        raise ValueError(f"field config: expected a dict, got {type(kw.get('config')).__name__}")
+    history = kw.get("history")
+    if not isinstance(history, dict):
+        raise ValueError(f"field history: expected a dict of arrays, got {type(history).__name__}")
+
+
+def _check_fit(kw: dict) -> None:
+    """The fields of a :class:`FitResult`: ``h (N,)``, history ``(epochs_run,)`` each, bools and ints, and
+    the ``(R, N)``/``(R,)`` arrays of restarts."""
+    _check_common(kw)
+    h = _array(kw["h"], "h", "f", 1)
+    epochs_run = kw.get("epochs_run", 0)
+    if isinstance(epochs_run, bool) or not isinstance(epochs_run, int) or epochs_run < 0:
+        raise ValueError(f"field epochs_run: expected an int >= 0, got {epochs_run!r}")
+    for key, values in kw["history"].items():
+        _shape(_array(values, f"history[{key!r}]", "f", 1), f"history[{key!r}]", (epochs_run,))
+    if not isinstance(kw.get("diverged", False), bool):
+        raise ValueError(f"field diverged: expected a bool, got {kw['diverged']!r}")
+    best = kw.get("best_start", 0)
+    if isinstance(best, bool) or not isinstance(best, int) or best < 0:
+        raise ValueError(f"field best_start: expected an int >= 0, got {best!r}")
+    starts = kw.get("starts")
+    n_starts = None
+    if starts is not None:
+        _shape(_array(starts, "starts", "f", 2), "starts", (starts.shape[0], h.shape[0]))
+        n_starts = starts.shape[0]
+    for name in ("objectives", "objectives_before_refine"):
+        if kw.get(name) is not None:
+            values = _array(kw[name], name, "f", 1)
+            if n_starts is not None:
+                _shape(values, name, (n_starts,))
+            n_starts = values.shape[0]
+    if n_starts is not None and best >= n_starts:
+        raise ValueError(f"field best_start: expected an index below the {n_starts} starts, got {best}")
+
+
+def _check_sweep(kw: dict) -> None:
+    """The fields of a :class:`SweepResult` on an ``n_λ × n_γ`` grid of filters of length N."""
+    _check_common(kw)
+    lams = _array(kw["sparsity"], "sparsity", "f", 1)
+    gams = _array(kw["interpretation"], "interpretation", "f", 1)
+    grid = (lams.shape[0], gams.shape[0])
+    h = _array(kw["h"], "h", "f", 3)
+    _shape(h, "h", grid + h.shape[2:])
+    _shape(_array(kw["h0"], "h0", "f", 3), "h0", h.shape)
+    _shape(_array(kw["diverged"], "diverged", "b", 2), "diverged", grid)
+    epochs_run = _array(kw["epochs_run"], "epochs_run", "i", 2)
+    _shape(epochs_run, "epochs_run", grid)
+    epochs = None
+    for key, values in kw["history"].items():
+        values = _array(values, f"history[{key!r}]", "f", 3)
+        epochs = values.shape[2] if epochs is None else epochs
+        _shape(values, f"history[{key!r}]", grid + (epochs,))
+    if epochs_run.size and (epochs_run.min() < 0 or (epochs is not None and epochs_run.max() > epochs)):
+        raise ValueError(f"field epochs_run: expected values in [0, {epochs}], got {epochs_run.tolist()}")
+    n_starts = None
+    if kw.get("starts") is not None:
+        starts = _array(kw["starts"], "starts", "f", 4)
+        n_starts = starts.shape[2]
+        _shape(starts, "starts", grid + (n_starts, h.shape[2]))
+    for name in ("objectives", "objectives_before_refine"):
+        if kw.get(name) is not None:
+            values = _array(kw[name], name, "f", 3)
+            n_starts = values.shape[2] if n_starts is None else n_starts
+            _shape(values, name, grid + (n_starts,))
+    if kw.get("best_start") is not None:
+        best = _array(kw["best_start"], "best_start", "i", 2)
+        _shape(best, "best_start", grid)
+        if best.size and (best.min() < 0 or (n_starts is not None and best.max() >= n_starts)):
+            raise ValueError(f"field best_start: expected indices in [0, {n_starts}), got {best.tolist()}")

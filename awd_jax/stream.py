@@ -24,9 +24,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from awd_jax import _validate
 
 __all__ = [
     "CHUNK_BYTES",
@@ -72,7 +73,7 @@ class HostData(NamedTuple):
 
 def _is_sequence(data: Any) -> bool:
     return (
-        not isinstance(data, (np.ndarray, jax.Array, list, tuple))
+        not isinstance(data, (np.ndarray, jax.Array, list, tuple, str, bytes))
         and hasattr(data, "__len__")
         and hasattr(data, "__getitem__")
         and not hasattr(data, "shape")
@@ -110,16 +111,8 @@ def host_data(data: Any, dims: int) -> HostData:
         if data.ndim < 1 or data.shape[0] < 1:
             raise ValueError(f"data: expected at least one sample, got shape {tuple(data.shape)}.")
         n, sample_shape, dtype = int(data.shape[0]), tuple(data.shape[1:]), data.dtype
-    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
-        raise TypeError(f"data: expected real numeric samples, got dtype {dtype}.")
-    if len(sample_shape) < dims:
-        layout = "(n, ..., L)" if dims == 1 else "(n, ..., H, W)"
-        raise ValueError(
-            f"data: expected at least {dims + 1} dimensions {layout} for dims={dims}, "
-            f"got samples of shape {tuple(sample_shape)} (data shape {(n,) + tuple(sample_shape)})."
-        )
-    if not np.issubdtype(dtype, np.floating):
-        dtype = np.dtype(jnp.zeros(()).dtype)
+    dtype = _validate.data_dtype(dtype, "data")
+    _validate.data_layout((n,) + tuple(sample_shape), dims, "data")
     return HostData(data, n, tuple(int(s) for s in sample_shape), np.dtype(dtype))
 
 
@@ -252,14 +245,11 @@ def _global(a: np.ndarray, sharding: NamedSharding) -> jax.Array:
 
 def batches_per_chunk(chunk_size: int | None, batch_size: int, n_batches: int, sample_bytes: int) -> int:
     """Batches moved per transfer: ``chunk_size`` samples (default :data:`CHUNK_BYTES` worth)."""
+    chunk_size = _validate.integer(chunk_size, "chunk_size", least=1, none_ok=True)
     if chunk_size is None:
         per = max(1, CHUNK_BYTES // max(1, batch_size * sample_bytes))
-    elif not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(
-            f"chunk_size: expected a positive int (samples per device transfer) or None, got {chunk_size!r}."
-        )
     else:
-        per = max(1, int(chunk_size) // batch_size)
+        per = max(1, chunk_size // batch_size)
     return min(per, n_batches)
 
 

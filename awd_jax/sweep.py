@@ -29,6 +29,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
+from awd_jax import _validate
 from awd_jax._config import Objective, as_objective
 from awd_jax._engine import (
     TERM_NAMES,
@@ -61,12 +62,7 @@ __all__ = ["SweepResult", "select_cell", "sweep"]
 
 
 def _grid(values: float | Sequence[float], name: str) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name}: expected a non-empty 1-D sequence of values, got shape {arr.shape}.")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"{name}: expected finite non-negative values, got {arr.tolist()}.")
-    return np.sort(arr)
+    return _validate.grid(values, name)
 
 
 def _pad_chains(tree, multiple: int):
@@ -212,6 +208,7 @@ def sweep(
       ``h0[i, j]`` is the winning start and ``result.starts[i, j]`` holds them all).
     """
     objective = as_objective(objective, settings, "sweep")
+    seed = _validate.integer(seed, "seed")
     restarts = check_restarts(restarts)
     refine = check_refine(refine)
     search = check_search(search)

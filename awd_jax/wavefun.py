@@ -30,17 +30,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from awd_jax.filters import WaveletLike, highpass, lowpass
+from awd_jax import _validate
+from awd_jax.filters import WaveletLike, highpass
 
 __all__ = ["wavefun", "wavefun_length", "wavelet_distance", "filter_distance"]
 
 
 def _check_level(level: Any) -> int:
-    if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
-        raise TypeError(f"level: expected an int >= 1, got {type(level).__name__}.")
-    if level < 1:
-        raise ValueError(f"level: expected an int >= 1, got {level}.")
-    return int(level)
+    return _validate.integer(level, "level", least=1)
 
 
 def wavefun_length(filter_len: int, level: int, include_end: bool = False) -> int:
@@ -68,15 +65,7 @@ def _upsample_full_conv(c: jax.Array, f: jax.Array) -> jax.Array:
 
 
 def _as_filter(h: WaveletLike) -> jax.Array:
-    h = lowpass(h)
-    if isinstance(h, np.ndarray):
-        dtype = jnp.zeros(()).dtype if h.dtype == np.float64 else None
-        h = jnp.asarray(h, dtype=dtype)
-        if not jnp.issubdtype(h.dtype, jnp.floating):
-            h = h.astype(jnp.zeros(()).dtype)
-    elif not jnp.issubdtype(h.dtype, jnp.floating):
-        h = h.astype(jnp.zeros(()).dtype)
-    return h
+    return _validate.filter_taps(h, "h", finite=False)
 
 
 @functools.partial(jax.jit, static_argnames=("level", "include_end"))

@@ -237,3 +237,22 @@ def test_fingerprint_of_rejects_non_json():
     with pytest.raises(TypeError, match="dict"):
         fingerprint_of([("epochs", 1)])
     assert ck.RESUMABLE_KEYS == ("epochs",)
+
+
+def test_checkpoint_dir_that_is_a_file(tmp_path):
+    saved = _state(OPTIMIZERS["adam"](), jnp.float32)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="checkpoint_dir: expected a folder"):
+        save_checkpoint(tmp_path / "file", saved)
+    with pytest.raises(ValueError, match="checkpoint_dir: .* cannot be created"):
+        save_checkpoint(tmp_path / "file" / "below", saved)
+
+
+def test_checkpoint_and_result_files_share_one_container(tmp_path):
+    from awd_jax import results
+    assert type(ck._CONTAINER) is type(results._CONTAINER)
+    path = save_checkpoint(tmp_path, _state(OPTIMIZERS["adam"](), jnp.float32))
+    with pytest.raises(ValueError, match="not a readable awd_jax result file.*no '__awd_metadata__' entry"):
+        results.load_result(path)  # a checkpoint is not a result file, and the message says so
+    meta, _ = ck._CONTAINER.read(path)
+    assert meta["format"] == ck.FORMAT and meta["format_version"] == ck.FORMAT_VERSION

@@ -333,7 +333,8 @@ def test_errors():
         awd_loss(h, None, x, level=2, method="shap")
     with pytest.raises(ValueError, match="dims"):
         awd_loss(h, None, x, level=2, dims=4)
-    with pytest.raises(ValueError, match=r"x: dims=2 needs .* \(B, H, W\).*got shape \(3, 32\)"):
+    with pytest.raises(ValueError,
+                       match=r"x: expected at least 3 dimensions \(B, \.\.\., H, W\) for dims=2, got shape \(3, 32\)"):
         awd_loss(h, None, x, level=2, dims=2)  # the batch is never taken for an image axis
     with pytest.raises(ValueError, match="teacher_fn"):
         jax.jit(lambda h: awd_loss(h, lambda z: z[None], x, level=2, interpretation=1.0)[0])(jnp.asarray(h))

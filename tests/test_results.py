@@ -141,3 +141,110 @@ def test_bad_files(tmp_path):
         load_result(tmp_path / "nope.npz")
     with pytest.raises(TypeError, match="FitResult or SweepResult"):
         save_result({"h": 1}, tmp_path / "x.npz")
+
+
+def _rewrite(good, tmp_path, name, edit):
+    """A copy of the result file ``good`` with its arrays and metadata changed by ``edit(arrays, meta)``."""
+    meta = read_metadata(good)
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files if k != "__awd_metadata__"}
+    edit(arrays, meta)
+    arrays["__awd_metadata__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return path
+
+
+def _set_field(name, value):
+    def edit(arrays, meta):
+        for spec in meta["fields"]:
+            if spec["name"] == name:
+                spec.clear()
+                spec.update(name=name, encoding="json", value=value)
+    return edit
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda a, m: a.update({"field/h": np.array(["a", "b"])}), "field h: expected a 1-D floating-point array"),
+    (lambda a, m: a.update({"field/h": np.ones((2, 5), np.float32)}), "field h"),
+    (lambda a, m: a.update({"dict/history/0": np.ones(4)}), "history['total']: expected shape (3,)"),
+    (lambda a, m: a.update({"dict/history/1": np.ones(3, np.int64)}), "history['rec']"),
+    (_set_field("diverged", "no"), "field diverged"),
+    (_set_field("epochs_run", -1), "field epochs_run"),
+    (_set_field("epochs_run", True), "field epochs_run"),
+    (_set_field("config", [1, 2]), "field config"),
+    (_set_field("h", [0.1, 0.2]), "field h"),
+    (lambda a, m: m.update(fields={"h": "array"}), "malformed 'fields'"),
+    (lambda a, m: m["fields"].append({"name": "color", "encoding": "json", "value": 1}), "unknown ['color']"),
+])
+def test_load_result_checks_every_field_against_the_result_type(tmp_path, edit, words):
+    good = tmp_path / "good.npz"
+    save_result(_fit_result(), good)
+    bad = _rewrite(good, tmp_path, "bad.npz", edit)
+    with pytest.raises(ValueError, match="bad.npz") as info:
+        load_result(bad)
+    assert words in str(info.value)
+
+
+def test_load_result_checks_sweep_and_restart_shapes(tmp_path):
+    res = _fit_result()
+    import dataclasses
+    with_starts = dataclasses.replace(res, starts=np.zeros((3, 10), np.float32), objectives=np.ones(3), best_start=1)
+    save_result(with_starts, tmp_path / "starts.npz")
+    assert load_result(tmp_path / "starts.npz").best_start == 1
+    bad = _rewrite(tmp_path / "starts.npz", tmp_path, "bad_starts.npz",
+                   lambda a, m: a.update({"field/objectives": np.ones(2)}))
+    with pytest.raises(ValueError, match=r"bad_starts.npz.*objectives: expected shape \(3,\)"):
+        load_result(bad)
+    bad = _rewrite(tmp_path / "starts.npz", tmp_path, "bad_best.npz", _set_field("best_start", 3))
+    with pytest.raises(ValueError, match=r"bad_best.npz.*best_start"):
+        load_result(bad)
+    from awd_jax.results import SweepResult
+    sweep = SweepResult(h=np.zeros((2, 1, 4)), h0=np.zeros((2, 1, 4)), history={"total": np.zeros((2, 1, 3))},
+                        sparsity=np.array([0.0, 1.0]), interpretation=np.array([0.0]),
+                        diverged=np.zeros((2, 1), bool), epochs_run=np.full((2, 1), 3), config={})
+    save_result(sweep, tmp_path / "sweep.npz")
+    assert load_result(tmp_path / "sweep.npz").shape == (2, 1)
+    for name, value, words in [("field/h0", np.zeros((2, 1, 6)), "h0: expected shape (2, 1, 4)"),
+                               ("field/diverged", np.zeros((2, 1)), "diverged: expected a 2-D bool"),
+                               ("field/epochs_run", np.full((2, 1), 4), "epochs_run: expected values in [0, 3]"),
+                               ("field/sparsity", np.array([0.0]), "h: expected shape (1, 1, 4)")]:
+        bad = _rewrite(tmp_path / "sweep.npz", tmp_path, "bad_sweep.npz", lambda a, m: a.update({name: value}))
+        with pytest.raises(ValueError, match="bad_sweep.npz") as info:
+            load_result(bad)
+        assert words in str(info.value), (name, str(info.value))
+
+
+def test_files_that_are_not_result_archives(tmp_path):
+    plain = tmp_path / "plain.npy"
+    np.save(plain, np.ones(3))
+    with pytest.raises(ValueError, match="plain.npy.*single .npy array"):
+        load_result(plain)
+    good = tmp_path / "good.npz"
+    save_result(_fit_result(), good)
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    for meta, words in [(np.frombuffer(b"[1, 2]", np.uint8), "JSON list"),
+                        (np.array([1.0, 2.0]), "not UTF-8 JSON bytes"),
+                        (np.frombuffer(json.dumps({"format": "awd_jax.result", "format_version": "1"}).encode(),
+                                       np.uint8), "format_version '1'")]:
+        arrays["__awd_metadata__"] = meta
+        np.savez(tmp_path / "odd.npz", **arrays)
+        with pytest.raises(ValueError, match="odd.npz") as info:
+            load_result(tmp_path / "odd.npz")
+        assert words in str(info.value)
+    with pytest.raises(ValueError, match="a folder"):
+        load_result(tmp_path)
+
+
+def test_save_result_needs_an_existing_folder(tmp_path):
+    res = _fit_result()
+    with pytest.raises(FileNotFoundError, match="the folder .*missing.* does not exist") as info:
+        save_result(res, tmp_path / "missing" / "r.npz")
+    assert ".awd_tmp_" not in str(info.value)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        save_result(res, tmp_path / "file" / "r.npz")
+    with pytest.raises(IsADirectoryError):
+        save_result(res, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no temporary file left behind

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from awd_jax import _validate
 from awd_jax._extension import mode_name
 from awd_jax.filters import FilterBank, WaveletLike, filter_bank, is_single_wavelet
 from awd_jax.transform import _core
@@ -36,10 +37,6 @@ _DETAIL_TYPE_HINT = (
 # ---------------------------------------------------------------------------
 
 
-def _float_dtype() -> np.dtype:
-    return np.dtype(jnp.result_type(float))
-
-
 def _out_dtype(dtype: np.dtype, name: str) -> np.dtype:
     """pywt's dtype rule: float32/64 and complex64/128 kept, half → single, other reals → float64."""
     dtype = np.dtype(dtype)
@@ -58,13 +55,7 @@ def _out_dtype(dtype: np.dtype, name: str) -> np.dtype:
 
 def _as_data(x: Any, name: str) -> jax.Array:
     """``x`` as a JAX array in the computation's dtype (pywt's rule; JAX's x64 setting applies)."""
-    if isinstance(x, (dict, set, str, bytes)) or x is None:
-        raise TypeError(f"{name}: expected an array, got {type(x).__name__}.")
-    if not (hasattr(x, "dtype") and hasattr(x, "shape")):
-        try:
-            x = np.asarray(x)
-        except (ValueError, TypeError) as err:
-            raise TypeError(f"{name}: expected an array or a nested sequence of numbers ({err}).") from None
+    x = _validate.array_like(x, name)
     if isinstance(x, np.ndarray) and x.dtype == object:
         raise TypeError(f"{name}: expected an array of numbers, got an object array.")
     dtype = _out_dtype(x.dtype, name)
@@ -96,8 +87,7 @@ def _axis_error(msg: str) -> np.exceptions.AxisError:
 
 
 def _norm_axis(axis: Any, ndim: int, name: str = "axis") -> int:
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected an int, got {type(axis).__name__}.")
+    axis = _validate.integer(axis, name)
     if not -ndim <= axis < ndim:
         raise _axis_error(f"{name}: axis {int(axis)} is out of range for data with {ndim} dimension(s).")
     return int(axis) % ndim
@@ -178,12 +168,9 @@ def _check_ndim(x: jax.Array, least: int, fn: str) -> None:
 
 def _check_level(level: Any, sizes: Sequence[int], dec_lens: Sequence[int]) -> int:
     max_level = min(dwt_max_level(s, n) for s, n in zip(sizes, dec_lens))
+    level = _validate.integer(level, "level", least=0, none_ok=True)  # TypeError/ValueError as pywt's
     if level is None:
         return max_level
-    if not isinstance(level, (int, np.integer)) or isinstance(level, (bool, np.bool_)):
-        raise TypeError(f"level: expected a non-negative int or None, got {type(level).__name__} {level!r}.")
-    if level < 0:
-        raise ValueError(f"level: expected a non-negative level, got {int(level)}.")
     if level > max_level:
         warnings.warn(
             f"Level value of {int(level)} is too high: all coefficients will experience boundary effects.",
@@ -193,9 +180,8 @@ def _check_level(level: Any, sizes: Sequence[int], dec_lens: Sequence[int]) -> i
 
 def _crop(x: jax.Array, sizes: Sequence[Any], axes: Sequence[int], name: str) -> jax.Array:
     for ax, size in zip(axes, sizes):
-        if not isinstance(size, (int, np.integer)) or isinstance(size, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected int sizes, got {type(size).__name__} {size!r}.")
-        if not 0 < size <= x.shape[ax]:
+        size = _validate.integer(size, name, least=1)
+        if not size <= x.shape[ax]:
             raise ValueError(f"{name}: expected between 1 and {x.shape[ax]} samples along axis {ax}, got {size}.")
         x = jax.lax.slice_in_dim(x, 0, int(size), axis=ax)
     return x
@@ -249,9 +235,7 @@ def _cast_tree(tree, dtype):
 
 def _filter_len(filter_len: Any, name: str = "filter_len") -> int:
     if isinstance(filter_len, (int, np.integer)) and not isinstance(filter_len, (bool, np.bool_)):
-        if filter_len < 1:
-            raise ValueError(f"{name}: expected a positive filter length, got {int(filter_len)}.")
-        return int(filter_len)
+        return _validate.integer(filter_len, name, least=1)
     return int(filter_bank(filter_len).dec_lo.shape[0])
 
 
@@ -263,9 +247,8 @@ def dwt_coeff_len(data_len: int, filter_len: Any, mode: Any) -> int:
       filter_len: filter length, or anything :func:`awd_jax.filters.filter_bank` accepts.
       mode: a pywt mode.
     """
-    if not isinstance(data_len, (int, np.integer)) or isinstance(data_len, (bool, np.bool_)) or data_len < 1:
-        raise ValueError(f"data_len: expected a positive int, got {data_len!r}.")
-    return _coeff_len(int(data_len), _filter_len(filter_len), mode_name(mode))
+    data_len = _validate.integer(data_len, "data_len", least=1)
+    return _coeff_len(data_len, _filter_len(filter_len), mode_name(mode))
 
 
 def dwt_max_level(data_len: int, filter_len: Any) -> int:
@@ -274,8 +257,7 @@ def dwt_max_level(data_len: int, filter_len: Any) -> int:
     ``floor(log2(data_len / (filter_len - 1)))``, 0 when the signal is shorter than the filter.
     """
     n = _filter_len(filter_len)
-    if not isinstance(data_len, (int, np.integer)) or isinstance(data_len, (bool, np.bool_)) or data_len < 0:
-        raise ValueError(f"data_len: expected a non-negative int, got {data_len!r}.")
+    data_len = _validate.integer(data_len, "data_len", least=0)
     if n < 2 or data_len < n - 1:
         return 0
     return int(np.floor(np.log2(data_len / (n - 1))))

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from awd_jax import _validate
 from awd_jax._extension import extend
 from awd_jax.filters import FilterBank
 
@@ -281,8 +282,7 @@ IMPLS = ("auto",) + tuple(BANKS)
 
 def resolve_impl(impl: str, filter_len: int = 0) -> str:
     """``impl`` with ``"auto"`` resolved: fused on CPU for filters up to :data:`FUSED_MAX_TAPS`, else conv."""
-    if not isinstance(impl, str) or impl not in IMPLS:
-        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}.")
+    _validate.choice(impl, IMPLS, "impl")
     if impl == "auto":
         return "fused" if jax.default_backend() == "cpu" and filter_len <= FUSED_MAX_TAPS else "conv"
     return impl
