@@ -436,21 +436,22 @@ def refine(params: jax.Array, x: jax.Array, grads: jax.Array, lam, gam, cfg: Tra
     sizes = jnp.asarray(REFINE_STEP_SIZES, params.dtype)
 
     def body(carry, _):
-        p, value, grad, state = carry
+        p, state = carry
+        value, grad = value_and_grad(p)  # one copy of the gradient program (a rejected step repeats it)
         d, moved = direction.update(grad, state, p)
         trials = p[None] - sizes[:, None] * d[None]
         values = jax.vmap(fn)(trials)
         values = jnp.where(jnp.isfinite(values) & jnp.all(jnp.isfinite(trials), axis=1), values, jnp.inf)
         i = jnp.argmin(values)
         better = values[i] < value
-        p = jnp.where(better, trials[i], p)
-        new_value, new_grad = value_and_grad(p)
         keep = lambda new, old: jnp.where(better, new, old)
-        return (p, keep(new_value, value), keep(new_grad, grad), jax.tree_util.tree_map(keep, moved, state)), None
+        return (keep(trials[i], p), jax.tree_util.tree_map(keep, moved, state)), value
 
-    before, grad0 = value_and_grad(params)
-    start = (params, before, grad0, direction.init(params))
-    (out, after, _, _), _ = jax.lax.scan(body, start, None, length=steps)
+    if steps == 0:
+        before = fn(params)
+        return params, before, before
+    (out, _), values = jax.lax.scan(body, (params, direction.init(params)), None, length=steps)
+    before, after = values[0], fn(out)
     good = jnp.isfinite(after) & jnp.all(jnp.isfinite(out)) & (after <= before)
     return jnp.where(good, out, params), before, jnp.where(good, after, before)
 
