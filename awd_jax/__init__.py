@@ -67,7 +67,7 @@ from awd_jax.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 # reading a learned wavelet: φ/ψ, distances, metrics, result files
 from awd_jax.wavefun import filter_distance, wavefun, wavelet_distance
-from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap
+from awd_jax.metrics import compression_factor, compression_factor_for, r2, r2_bootstrap, rmse, rmse_bootstrap
 from awd_jax.results import load_result, save_result
 
 from awd_jax._version import __version__ as __version__
@@ -86,7 +86,7 @@ __all__ = [
     "load_checkpoint",
     # analysis: result files, wavefun and distances, metrics
     "save_result", "load_result", "wavefun", "wavelet_distance", "filter_distance",
-    "compression_factor", "compression_factor_for", "r2", "rmse", "rmse_bootstrap",
+    "compression_factor", "compression_factor_for", "r2", "r2_bootstrap", "rmse", "rmse_bootstrap",
 ]
 
 # namespaces imported on first attribute access (PEP 562)

@@ -19,7 +19,7 @@ from awd_jax import _validate
 from awd_jax._config import Objective, as_objective
 from awd_jax.attributions import attributions, decompose, objective_impl
 
-__all__ = ["compression_factor", "compression_factor_for", "r2", "rmse", "rmse_bootstrap"]
+__all__ = ["compression_factor", "compression_factor_for", "r2", "r2_bootstrap", "rmse", "rmse_bootstrap"]
 
 
 def _describe(tree: Any) -> str:
@@ -193,3 +193,26 @@ def rmse_bootstrap(
     idx = rng.integers(0, sq.shape[0], size=(int(n_boot), sq.shape[0]))
     boots = np.sqrt(sq[idx].mean(axis=1))
     return float(np.sqrt(sq.mean())), float(boots.std(ddof=1))
+
+
+def r2_bootstrap(y_true: Any, y_pred: Any, n_boot: int = 1000, seed: int = 0) -> Tuple[float, float]:
+    """R² (:func:`r2`) and its bootstrap standard deviation.
+
+    Resamples the ``n`` (true, predicted) pairs with replacement ``n_boot`` times (NumPy
+    ``default_rng(seed)``, the same resamples as :func:`rmse_bootstrap`) and reports the
+    standard deviation of the resampled R² (each with the resample's own mean).
+
+    Returns:
+      ``(r2, std)``: R² on all samples and the bootstrap std (floats).
+    """
+    n_boot = _validate.integer(n_boot, "n_boot", least=2)
+    yt, yp = _pair(y_true, y_pred)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, yt.shape[0], size=(int(n_boot), yt.shape[0]))
+    t, p = yt[idx], yp[idx]  # (n_boot, n, k)
+    ss_res = np.sum((t - p) ** 2, axis=1)
+    ss_tot = np.sum((t - t.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boots = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
+    return r2(y_true, y_pred), float(boots.mean(axis=1).std(ddof=1))
+

@@ -91,6 +91,7 @@ class SpectraConfig(OptimizerConfig):
     learning_rate: float = 1e-3
     seed: int = 0
     cv_folds: int = 5
+    n_boot: int = 1000
     timing_repeats: int = 20
 
 
@@ -183,7 +184,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     """Run the whole study; returns the JSON-ready result (no files written)."""
     from sklearn.linear_model import LinearRegression
 
-    from awd_jax.metrics import compression_factor_for, r2 as r2_of
+    from awd_jax.metrics import compression_factor_for, r2 as r2_of, r2_bootstrap
     from awd_jax.sweep import select_cell, sweep
     from awd_jax.wavefun import wavelet_distance
 
@@ -239,15 +240,16 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
     h_db5 = np.asarray(lowpass(BASE), np.float32)
     filters = {"awd": h_grid[cell_awd], "awd_no_interp": h_grid[cell_noint], "db5": h_db5}
 
-    r2, cv_scores, models, transformers = {}, {}, {}, {}
+    r2, r2_std, cv_scores, models, transformers = {}, {}, {}, {}, {}
     for name, h in filters.items():
         transformers[name] = wavelet_features(h, config, x_train)
         f_train = transformers[name].transform(x_train)
         models[name] = LinearRegression().fit(f_train, y_train)
         pred = models[name].predict(transformers[name].transform(x_test))
-        r2[name] = r2_of(y_test, pred)
+        r2[name], r2_std[name] = r2_bootstrap(y_test, pred, n_boot=config.n_boot, seed=0)
         cv_scores[name] = cv_r2(f_train, y_train, config.cv_folds)
-    r2["teacher"] = teacher_rows[chosen]["test_r2"]
+    teacher_pred = scaler.y_inverse(np.asarray(teacher_fn(jnp.asarray(x_test))).reshape(-1))
+    r2["teacher"], r2_std["teacher"] = r2_bootstrap(y_test, teacher_pred, n_boot=config.n_boot, seed=0)
 
     compression = {
         name: float(compression_factor_for(filters[name], teacher_fn, x_test, level=config.level, mode=config.mode))
@@ -271,6 +273,7 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
         "preset": config.preset,
         "config": config_dict(config),
         "r2": r2,
+        "r2_std": r2_std,
         "compression": {"awd": compression["awd"], "db5": compression["db5"]},
         "compression_awd_no_interp": compression["awd_no_interp"],
         "cv_r2_train": cv_scores,
@@ -310,18 +313,19 @@ def run(config: SpectraConfig, *, progress: bool = False) -> Dict[str, Any]:
 def format_table(result: Dict[str, Any]) -> str:
     """The printed summary: test R² and compression beside the paper's (different data)."""
     r2, comp, paper = result["r2"], result["compression"], result["paper"]
+    std = result.get("r2_std", {})
     rows = [
-        ("AWD", r2["awd"], comp["awd"], paper["r2"]["awd"], paper["compression"]["awd"]),
-        ("DB5", r2["db5"], comp["db5"], paper["r2"]["db5"], paper["compression"]["db5"]),
-        (f"teacher ({result['teacher'].upper()})", r2["teacher"], None, paper["r2"]["teacher"], None),
-        ("AWD without interp.", r2["awd_no_interp"], result["compression_awd_no_interp"],
+        ("AWD", "awd", comp["awd"], paper["r2"]["awd"], paper["compression"]["awd"]),
+        ("DB5", "db5", comp["db5"], paper["r2"]["db5"], paper["compression"]["db5"]),
+        (f"teacher ({result['teacher'].upper()})", "teacher", None, paper["r2"]["teacher"], None),
+        ("AWD without interp.", "awd_no_interp", result["compression_awd_no_interp"],
          paper["r2"]["awd_no_interp"], None),
     ]
-    head = f"{'model':<22}{'test R²':>9}{'compression':>13}{'paper R²':>10}{'paper comp.':>13}"
+    head = f"{'model':<22}{'test R²':>9}{'± std':>8}{'compression':>13}{'paper R²':>10}{'paper comp.':>13}"
     lines = [head, "-" * len(head)]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    for name, a, b, c, d in rows:
-        lines.append(f"{name:<22}{fmt(a):>9}{fmt(b):>13}{fmt(c):>10}{fmt(d):>13}")
+    for name, key, b, c, d in rows:
+        lines.append(f"{name:<22}{fmt(r2[key]):>9}{fmt(std.get(key)):>8}{fmt(b):>13}{fmt(c):>10}{fmt(d):>13}")
     lines.append("-" * len(head))
     for name, t in result["teachers"].items():
         lines.append(f"teacher {name}: val R² {t['val_r2']:.3f}, test R² {t['test_r2']:.3f}")
@@ -336,6 +340,7 @@ def format_table(result: Dict[str, Any]) -> str:
     if "wavelet_distance_to_db5" in result:
         d = result["wavelet_distance_to_db5"]
         lines.append(f"wavelet distance to db5: AWD {d['awd']:.3f}, AWD w/o interp. {d['awd_no_interp']:.3f}")
+    lines.append("± std: bootstrap standard deviation of the test R² (1 000 resamples of the test spectra).")
     lines.append("paper columns: Ha et al. 2021 Table 1 on clathrin tracks, not Tecator; not comparable one to one.")
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ import pytest
 import pywt
 from sklearn.metrics import mean_squared_error, r2_score
 
-from awd_jax.metrics import compression_factor, compression_factor_for, r2, rmse, rmse_bootstrap
+from awd_jax.metrics import compression_factor, compression_factor_for, r2, r2_bootstrap, rmse, rmse_bootstrap
 
 
 def test_compression_1d_counts():
@@ -95,3 +95,20 @@ def test_compression_factor_for_matches_direct_and_batching():
     assert got_batched == pytest.approx(want)
     with pytest.raises(ValueError, match="batch_size"):
         compression_factor_for("db2", teacher, x, level=3, batch_size=0)
+
+
+def test_r2_bootstrap_resamples_pairs():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=40)
+    p = y + 0.5 * rng.normal(size=40)
+    value, std = r2_bootstrap(y, p, n_boot=300, seed=2)
+    assert value == r2(y, p)
+    # the same resamples as a loop over r2 (and as rmse_bootstrap's)
+    idx = np.random.default_rng(2).integers(0, 40, size=(300, 40))
+    want = np.std([r2(y[i], p[i]) for i in idx], ddof=1)
+    assert std == pytest.approx(want, rel=1e-10)
+    assert 0 < std < 0.5 and r2_bootstrap(y, p, n_boot=300, seed=2) == (value, std)
+    assert r2_bootstrap(y, y, n_boot=10)[1] == 0.0  # perfect predictions on every resample
+    with pytest.raises(ValueError, match="n_boot"):
+        r2_bootstrap(y, p, n_boot=1)
+

@@ -82,6 +82,7 @@ def test_quick_preset_end_to_end(quick_preset):
         saved = json.load(f)
     for key in ("awd", "db5", "teacher", "awd_no_interp"):
         assert math.isfinite(saved["r2"][key])
+        assert 0.0 < saved["r2_std"][key] < 1.0  # bootstrap std over the 43 test spectra
     for key in ("awd", "db5"):
         assert 0.0 <= saved["compression"][key] <= 1.0
     assert saved["preset"] == "quick" and saved["teacher"] in ("lstm", "cnn")
